@@ -1,0 +1,33 @@
+"""The citizens' app: `uvicorn portal.app:app`.
+
+Pages that show personal data answer with `Cache-Control: no-store`: give their handlers
+`cache_control=NO_STORE` (from shared.web).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from litestar.types import Guard
+
+from portal.controllers.start import start_page
+from shared.web import ZegelApp
+from shared.web import create_app as create_web_app
+
+TEMPLATES = Path(__file__).resolve().parent / "templates"
+
+
+def create_app(guards: Sequence[Guard] = ()) -> ZegelApp:
+    """Build the portal. `guards` protect its pages: citizen login is added here."""
+    return create_web_app(
+        "portal",
+        route_handlers=[start_page],
+        template_dir=TEMPLATES,
+        title="Zegel — Uw documenten van de gemeente",
+        layout="base_portal.html",
+        guards=guards,
+    )
+
+
+app = create_app()

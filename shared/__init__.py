@@ -1,0 +1,1 @@
+"""Zegel's shared package: configuration, database, domain model, services and integrations."""

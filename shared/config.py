@@ -1,0 +1,139 @@
+"""One typed settings object, read from ZEGEL_* environment variables.
+
+`get_settings()` is the only way code reads configuration. Misconfiguration raises
+`ConfigError` with one line that says what is wrong; the CLI prints it and exits.
+"""
+
+from __future__ import annotations
+
+import functools
+from enum import StrEnum
+from pathlib import Path
+
+from pydantic import Field, SecretStr, ValidationError, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from shared.errors import ConfigError
+
+DEFAULT_SECRET = "zegel-development-secret-change-me"  # noqa: S105 - the known default production refuses
+DEFAULT_AUDIT_KEY = "zegel-development-audit-key-change-me"
+DEFAULT_PROTECTION_KEY = "zegel-development-protection-key-change-me"
+
+
+class Environment(StrEnum):
+    DEVELOPMENT = "development"
+    TEST = "test"
+    PRODUCTION = "production"
+
+
+class Settings(BaseSettings):
+    """Every setting of Zegel. The environment variable is `ZEGEL_` + the field name in capitals."""
+
+    model_config = SettingsConfigDict(env_prefix="ZEGEL_", extra="ignore", frozen=True)
+
+    env: Environment = Environment.DEVELOPMENT
+
+    # Storage
+    database_url: str = "sqlite:///var/zegel.db"
+    storage_path: Path = Path("var/files")
+
+    # Secrets
+    secret_key: SecretStr = SecretStr(DEFAULT_SECRET)
+    """Signs session cookies and CSRF tokens."""
+    audit_key: SecretStr = SecretStr(DEFAULT_AUDIT_KEY)
+    """Keys the HMAC chain of the audit trail."""
+    protection_key: SecretStr = SecretStr(DEFAULT_PROTECTION_KEY)
+    """Derives the keys that protect national register numbers at rest (digest and encryption)."""
+
+    # The two apps
+    portal_base_url: str = "http://127.0.0.1:8001"
+    backoffice_base_url: str = "http://127.0.0.1:8000"
+    sandbox_base_url: str = "http://127.0.0.1:8002"
+
+    # Sandboxes of external services (MAGDA, Stripe, OIDC, SMTP sink)
+    sandboxes_enabled: bool = True
+
+    # External services (filled in by the issues that add each client)
+    magda_base_url: str = "http://127.0.0.1:8002/magda"
+    magda_client_id: str = "zegel-sandbox"
+    magda_private_key_path: Path | None = None
+    stripe_api_base: str = "http://127.0.0.1:8002/stripe"
+    stripe_secret_key: SecretStr = SecretStr("sk_test_sandbox")
+    stripe_webhook_secrets: list[SecretStr] = Field(default_factory=list)
+    citizen_oidc_issuer: str = "http://127.0.0.1:8002/oidc"
+    citizen_oidc_client_id: str = "zegel-portal"
+    citizen_oidc_client_secret: SecretStr = SecretStr("")
+    staff_oidc_issuer: str = "http://127.0.0.1:8002/oidc"
+    staff_oidc_client_id: str = "zegel-backoffice"
+    staff_oidc_client_secret: SecretStr = SecretStr("")
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = 8025
+    smtp_username: str = ""
+    smtp_password: SecretStr = SecretStr("")
+    smtp_starttls: bool = False
+    mail_from: str = "Zegel <no-reply@zegel.invalid>"
+
+    # Background jobs
+    job_lease_seconds: int = Field(default=300, ge=5)
+    job_max_attempts: int = Field(default=8, ge=1)
+    job_backoff_base_seconds: float = Field(default=10.0, gt=0)
+    job_backoff_max_seconds: float = Field(default=3600.0, gt=0)
+    worker_poll_seconds: float = Field(default=1.0, gt=0)
+
+    # Operations
+    log_level: str = "INFO"
+    log_json: bool = True
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    @property
+    def is_production(self) -> bool:
+        return self.env is Environment.PRODUCTION
+
+    @model_validator(mode="after")
+    def _production_is_safe(self) -> Settings:
+        if self.env is not Environment.PRODUCTION:
+            return self
+        problems: list[str] = []
+        for name, default in (
+            ("secret_key", DEFAULT_SECRET),
+            ("audit_key", DEFAULT_AUDIT_KEY),
+            ("protection_key", DEFAULT_PROTECTION_KEY),
+        ):
+            value: SecretStr = getattr(self, name)
+            if value.get_secret_value() == default:
+                problems.append(f"ZEGEL_{name.upper()} still has its development default")
+            elif len(value.get_secret_value()) < 32:
+                problems.append(f"ZEGEL_{name.upper()} is shorter than 32 characters")
+        if self.sandboxes_enabled:
+            problems.append("ZEGEL_SANDBOXES_ENABLED must be false in production")
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+
+def _explain(error: ValidationError) -> str:
+    parts = []
+    for item in error.errors():
+        location = ".".join(str(p) for p in item["loc"])
+        message = str(item["msg"]).removeprefix("Value error, ")
+        if location:
+            parts.append(f"ZEGEL_{location.upper()}: {message}")
+        else:
+            parts.append(message)
+    return "; ".join(parts)
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read the settings from the environment (and overrides); raise ConfigError when invalid."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as error:
+        raise ConfigError(f"Invalid configuration: {_explain(error)}") from None
+
+
+@functools.cache
+def get_settings() -> Settings:
+    return load_settings()

@@ -1,0 +1,94 @@
+"""The domain model. Importing this package registers every table on `shared.db.Base`."""
+
+from shared.models.audit import AuditChainHead, AuditEvent, RegisterConsultation
+from shared.models.dispatch import (
+    DISPATCH_STATES,
+    Channel,
+    DeliveryEvent,
+    Dispatch,
+    DispatchStatus,
+    RegisterCounter,
+)
+from shared.models.disputes import (
+    DISPUTE_STATES,
+    Dispute,
+    DisputeAttachment,
+    DisputeChannel,
+    DisputeOutcome,
+    DisputeStatus,
+)
+from shared.models.documents import (
+    DOCUMENT_STATES,
+    Decision,
+    DisputeRight,
+    Document,
+    DocumentStatus,
+    GoverningBody,
+)
+from shared.models.jobs import Job, JobStatus
+from shared.models.payments import (
+    PAYMENT_REQUEST_STATES,
+    PAYMENT_STATES,
+    Payment,
+    PaymentMethod,
+    PaymentRequest,
+    PaymentRequestStatus,
+    PaymentStatus,
+)
+from shared.models.people import (
+    EboxStatus,
+    Organisation,
+    OrganisationKind,
+    Recipient,
+    RecipientKind,
+    SignerFunction,
+    StaffRole,
+    StaffRoleAssignment,
+    StaffUser,
+)
+from shared.models.signing import SIGNATURE_STATES, SignatureRequest, SignatureStatus
+
+__all__ = [
+    "DISPATCH_STATES",
+    "DISPUTE_STATES",
+    "DOCUMENT_STATES",
+    "PAYMENT_REQUEST_STATES",
+    "PAYMENT_STATES",
+    "SIGNATURE_STATES",
+    "AuditChainHead",
+    "AuditEvent",
+    "Channel",
+    "Decision",
+    "DeliveryEvent",
+    "Dispatch",
+    "DispatchStatus",
+    "Dispute",
+    "DisputeAttachment",
+    "DisputeChannel",
+    "DisputeOutcome",
+    "DisputeRight",
+    "DisputeStatus",
+    "Document",
+    "DocumentStatus",
+    "EboxStatus",
+    "GoverningBody",
+    "Job",
+    "JobStatus",
+    "Organisation",
+    "OrganisationKind",
+    "Payment",
+    "PaymentMethod",
+    "PaymentRequest",
+    "PaymentRequestStatus",
+    "PaymentStatus",
+    "Recipient",
+    "RecipientKind",
+    "RegisterConsultation",
+    "RegisterCounter",
+    "SignatureRequest",
+    "SignatureStatus",
+    "SignerFunction",
+    "StaffRole",
+    "StaffRoleAssignment",
+    "StaffUser",
+]

@@ -1,0 +1,131 @@
+"""Dispatches of documents, their delivery events, and the register of outgoing mail."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from enum import StrEnum
+from typing import Any, ClassVar
+
+from sqlalchemy import JSON, ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from shared.db import Base, IdMixin, TimestampMixin, enum_column, utcnow
+from shared.models.documents import Document
+from shared.models.states import StateMachine, machine
+
+
+class Channel(StrEnum):
+    EBOX = "ebox"
+    PAPER = "paper"
+    REGISTERED = "registered"
+
+
+CHANNEL_LABELS: dict[Channel, str] = {
+    Channel.EBOX: "eBox",
+    Channel.PAPER: "gewone post",
+    Channel.REGISTERED: "aangetekende zending",
+}
+
+
+class DispatchStatus(StrEnum):
+    QUEUED = "queued"
+    SUBMITTED = "submitted"
+    PRINTED = "printed"
+    POSTED = "posted"
+    DELIVERED = "delivered"
+    READ = "read"
+    RETURNED = "returned"
+    FAILED = "failed"
+
+
+DISPATCH_STATES = machine(
+    "dispatch",
+    "De verzending",
+    {
+        DispatchStatus.QUEUED: (DispatchStatus.SUBMITTED, DispatchStatus.FAILED),
+        DispatchStatus.SUBMITTED: (
+            DispatchStatus.PRINTED,
+            DispatchStatus.DELIVERED,
+            DispatchStatus.FAILED,
+        ),
+        DispatchStatus.PRINTED: (DispatchStatus.POSTED, DispatchStatus.FAILED),
+        DispatchStatus.POSTED: (DispatchStatus.DELIVERED, DispatchStatus.RETURNED),
+        DispatchStatus.DELIVERED: (DispatchStatus.READ, DispatchStatus.RETURNED),
+    },
+    {
+        DispatchStatus.QUEUED: "in wachtrij",
+        DispatchStatus.SUBMITTED: "aangeboden",
+        DispatchStatus.PRINTED: "afgedrukt",
+        DispatchStatus.POSTED: "gepost",
+        DispatchStatus.DELIVERED: "afgeleverd",
+        DispatchStatus.READ: "gelezen",
+        DispatchStatus.RETURNED: "teruggekeerd",
+        DispatchStatus.FAILED: "mislukt",
+    },
+)
+
+
+class Dispatch(IdMixin, TimestampMixin, Base):
+    """One sending of one document over one channel; its register number makes the register."""
+
+    __tablename__ = "dispatch"
+    __table_args__ = (UniqueConstraint("organisation_id", "register_year", "register_sequence"),)
+    states: ClassVar[StateMachine[DispatchStatus]] = DISPATCH_STATES
+
+    organisation_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("organisation.id"), index=True)
+    document_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("document.id"), index=True)
+    channel: Mapped[Channel] = mapped_column(enum_column(Channel, "channel"))
+    with_acknowledgement: Mapped[bool] = mapped_column(default=False)
+    channel_reason: Mapped[str] = mapped_column(Text)
+    """Why this channel was chosen (rule or staff override with reason)."""
+    status: Mapped[DispatchStatus] = mapped_column(
+        enum_column(DispatchStatus, "dispatch_status"), default=DispatchStatus.QUEUED, index=True
+    )
+    idempotency_key: Mapped[str] = mapped_column(String(64), unique=True)
+    register_year: Mapped[int | None]
+    register_sequence: Mapped[int | None]
+    external_message_id: Mapped[str | None] = mapped_column(String(100), index=True)
+    failure_reason: Mapped[str | None] = mapped_column(Text)
+    submitted_at: Mapped[datetime | None]
+
+    document: Mapped[Document] = relationship()
+    events: Mapped[list[DeliveryEvent]] = relationship(
+        back_populates="dispatch", order_by="DeliveryEvent.occurred_at"
+    )
+
+    @property
+    def register_number(self) -> str | None:
+        if self.register_year is None or self.register_sequence is None:
+            return None
+        return f"{self.register_year}/{self.register_sequence:06d}"
+
+
+class DeliveryEvent(IdMixin, Base):
+    """Something the delivery chain reported about a dispatch (delivered, read, returned, ...)."""
+
+    __tablename__ = "delivery_event"
+    __table_args__ = (UniqueConstraint("dispatch_id", "source_event_id"),)
+
+    organisation_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("organisation.id"), index=True)
+    dispatch_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("dispatch.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(50))
+    occurred_at: Mapped[datetime]
+    recorded_at: Mapped[datetime] = mapped_column(default=utcnow)
+    source: Mapped[str] = mapped_column(String(50))
+    source_event_id: Mapped[str | None] = mapped_column(String(100))
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+    dispatch: Mapped[Dispatch] = relationship(back_populates="events")
+
+
+class RegisterCounter(Base):
+    """The last register number handed out per organisation and year (gapless)."""
+
+    __tablename__ = "register_counter"
+
+    organisation_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("organisation.id"), primary_key=True
+    )
+    year: Mapped[int] = mapped_column(primary_key=True)
+    last_sequence: Mapped[int] = mapped_column(default=0)

@@ -1,0 +1,109 @@
+"""Disputes (bezwaar, betwisting) against a document, whatever channel they came in by."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from enum import StrEnum
+from typing import ClassVar
+
+from sqlalchemy import ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from shared.db import Base, IdMixin, TimestampMixin, enum_column
+from shared.models.documents import Document
+from shared.models.states import StateMachine, machine
+
+
+class DisputeChannel(StrEnum):
+    PORTAL = "portal"
+    DESK = "desk"
+    POST = "post"
+
+
+class DisputeStatus(StrEnum):
+    RECEIVED = "received"
+    IN_PROGRESS = "in_progress"
+    HEARING_PLANNED = "hearing_planned"
+    DECIDED = "decided"
+    WITHDRAWN = "withdrawn"
+    CLOSED = "closed"
+
+
+DISPUTE_STATES = machine(
+    "dispute",
+    "Het bezwaar",
+    {
+        DisputeStatus.RECEIVED: (DisputeStatus.IN_PROGRESS, DisputeStatus.WITHDRAWN),
+        DisputeStatus.IN_PROGRESS: (
+            DisputeStatus.HEARING_PLANNED,
+            DisputeStatus.DECIDED,
+            DisputeStatus.WITHDRAWN,
+        ),
+        DisputeStatus.HEARING_PLANNED: (
+            DisputeStatus.IN_PROGRESS,
+            DisputeStatus.DECIDED,
+            DisputeStatus.WITHDRAWN,
+        ),
+        DisputeStatus.DECIDED: (DisputeStatus.CLOSED,),
+    },
+    {
+        DisputeStatus.RECEIVED: "ontvangen",
+        DisputeStatus.IN_PROGRESS: "in behandeling",
+        DisputeStatus.HEARING_PLANNED: "hoorzitting gepland",
+        DisputeStatus.DECIDED: "beslist",
+        DisputeStatus.WITHDRAWN: "ingetrokken",
+        DisputeStatus.CLOSED: "afgehandeld",
+    },
+)
+
+
+class DisputeOutcome(StrEnum):
+    FOUNDED = "gegrond"
+    PARTLY_FOUNDED = "deels_gegrond"
+    UNFOUNDED = "ongegrond"
+    INADMISSIBLE = "onontvankelijk"
+
+
+class Dispute(IdMixin, TimestampMixin, Base):
+    __tablename__ = "dispute"
+    __table_args__ = (UniqueConstraint("organisation_id", "number"),)
+    states: ClassVar[StateMachine[DisputeStatus]] = DISPUTE_STATES
+
+    organisation_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("organisation.id"), index=True)
+    document_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("document.id"), index=True)
+    number: Mapped[str] = mapped_column(String(30))
+    channel: Mapped[DisputeChannel] = mapped_column(enum_column(DisputeChannel, "dispute_channel"))
+    received_at: Mapped[datetime]
+    postmark_date: Mapped[date | None]
+    late: Mapped[bool] = mapped_column(default=False)
+    grounds: Mapped[str] = mapped_column(Text)
+    hearing_requested: Mapped[bool] = mapped_column(default=False)
+    contact_email: Mapped[str | None] = mapped_column(String(254))
+    contact_phone: Mapped[str | None] = mapped_column(String(40))
+    status: Mapped[DisputeStatus] = mapped_column(
+        enum_column(DisputeStatus, "dispute_status"), default=DisputeStatus.RECEIVED, index=True
+    )
+    outcome: Mapped[DisputeOutcome | None] = mapped_column(
+        enum_column(DisputeOutcome, "dispute_outcome")
+    )
+    competent_service: Mapped[str] = mapped_column(String(50))
+    assigned_to_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("staff_user.id"))
+    answer_due_date: Mapped[date | None]
+    answer_document_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("document.id"))
+
+    document: Mapped[Document] = relationship(foreign_keys=[document_id])
+    attachments: Mapped[list[DisputeAttachment]] = relationship(back_populates="dispute")
+
+
+class DisputeAttachment(IdMixin, TimestampMixin, Base):
+    __tablename__ = "dispute_attachment"
+
+    organisation_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("organisation.id"), index=True)
+    dispute_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("dispute.id"), index=True)
+    file_name: Mapped[str] = mapped_column(String(255))
+    content_type: Mapped[str] = mapped_column(String(100))
+    sha256: Mapped[str] = mapped_column(String(64))
+    size_bytes: Mapped[int]
+
+    dispute: Mapped[Dispute] = relationship(back_populates="attachments")

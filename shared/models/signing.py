@@ -1,0 +1,64 @@
+"""Signature requests: each signer's place in a document's signing order."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from enum import StrEnum
+from typing import ClassVar
+
+from sqlalchemy import ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from shared.db import Base, IdMixin, TimestampMixin, enum_column
+from shared.models.documents import Document
+from shared.models.people import SignerFunction, StaffUser
+from shared.models.states import StateMachine, machine
+
+
+class SignatureStatus(StrEnum):
+    PENDING = "pending"
+    SIGNED = "signed"
+    DECLINED = "declined"
+
+
+SIGNATURE_STATES = machine(
+    "signature_request",
+    "De handtekening",
+    {SignatureStatus.PENDING: (SignatureStatus.SIGNED, SignatureStatus.DECLINED)},
+    {
+        SignatureStatus.PENDING: "wacht op handtekening",
+        SignatureStatus.SIGNED: "ondertekend",
+        SignatureStatus.DECLINED: "geweigerd",
+    },
+)
+
+
+class SignatureRequest(IdMixin, TimestampMixin, Base):
+    __tablename__ = "signature_request"
+    __table_args__ = (UniqueConstraint("document_id", "position"),)
+    states: ClassVar[StateMachine[SignatureStatus]] = SIGNATURE_STATES
+
+    organisation_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("organisation.id"), index=True)
+    document_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("document.id"), index=True)
+    position: Mapped[int]
+    """Order of signing: 1 signs first."""
+    signer_function: Mapped[SignerFunction] = mapped_column(
+        enum_column(SignerFunction, "signer_function")
+    )
+    signer_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("staff_user.id"), index=True)
+    """Who signed (or declined): the titular signer or a substitute."""
+    capacity: Mapped[str | None] = mapped_column(String(200))
+    """As stated above the signature, e.g. 'waarnemend burgemeester'."""
+    status: Mapped[SignatureStatus] = mapped_column(
+        enum_column(SignatureStatus, "signature_status"),
+        default=SignatureStatus.PENDING,
+        index=True,
+    )
+    signed_at: Mapped[datetime | None]
+    signed_sha256: Mapped[str | None] = mapped_column(String(64))
+    decline_reason: Mapped[str | None] = mapped_column(Text)
+    notified_at: Mapped[datetime | None]
+
+    document: Mapped[Document] = relationship()
+    signer: Mapped[StaffUser | None] = relationship()

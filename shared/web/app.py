@@ -1,0 +1,114 @@
+"""The app factory both web apps use."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from litestar import Litestar, Router
+from litestar.datastructures import CacheControlHeader
+from litestar.di import Provide
+from litestar.enums import ScopeType
+from litestar.plugins import PluginProtocol
+from litestar.plugins.jinja import JinjaTemplateEngine
+from litestar.static_files import create_static_files_router
+from litestar.template import TemplateConfig
+from litestar.types import (
+    ControllerRouterHandler,
+    Guard,
+    LifeSpanReceive,
+    LifeSpanScope,
+    LifeSpanSend,
+    Receive,
+    Scope,
+    Send,
+)
+
+from shared.config import Settings, get_settings
+from shared.logging import configure_logging
+from shared.web.edge import Edge
+from shared.web.errors import exception_handlers
+from shared.web.metrics import Metrics
+from shared.web.routes import infrastructure_routes
+from shared.web.security import csrf_config
+from shared.web.templating import STATIC_PREFIX, build_environment
+
+STATIC_DIR = Path(__file__).resolve().parent.parent.parent / "static"
+
+
+class ZegelApp(Litestar):
+    """A Litestar app whose every HTTP request passes the `Edge` first (404s and 405s too)."""
+
+    edge: Edge | None = None
+    metrics: Metrics | None = None
+
+    async def __call__(
+        self,
+        scope: Scope | LifeSpanScope,
+        receive: Receive | LifeSpanReceive,
+        send: Send | LifeSpanSend,
+    ) -> None:
+        if scope["type"] == ScopeType.HTTP and self.edge is not None:
+            await self.edge(scope, receive, send, super().__call__)  # type: ignore[arg-type]
+            return
+        await super().__call__(scope, receive, send)
+
+
+def create_app(
+    name: str,
+    route_handlers: Sequence[ControllerRouterHandler],
+    template_dir: Path | None,
+    *,
+    title: str | None = None,
+    layout: str | None = None,
+    guards: Sequence[Guard] = (),
+    dependencies: Mapping[str, Provide] | None = None,
+    plugins: Sequence[PluginProtocol] = (),
+    settings: Settings | None = None,
+) -> ZegelApp:
+    """Build one of Zegel's web apps.
+
+    - `name`: "portal" or "backoffice"; names the CSRF cookie and is `app_name` in templates.
+    - `route_handlers`: the app's own pages. `guards` apply to these only (staff or citizen
+      login plugs in here); /healthz, /metrics, /static and /taal stay public.
+    - `template_dir`: the app's templates; the shared ones (base.html, _macros.html,
+      error.html) are found after it. `layout` is the app's base template, which shared
+      templates such as error.html extend (default `base_<name>.html`).
+    """
+    settings = settings or get_settings()
+    configure_logging(settings)
+    metrics = Metrics()
+    app_title = title or f"Zegel — {name}"
+    environment = build_environment(
+        template_dir,
+        globals={
+            "app_name": name,
+            "app_title": app_title,
+            "layout": layout or f"base_{name}.html",
+        },
+    )
+    pages = Router(path="/", route_handlers=list(route_handlers), guards=list(guards))
+    app = ZegelApp(
+        route_handlers=[
+            pages,
+            *infrastructure_routes(settings, metrics),
+            create_static_files_router(
+                path=STATIC_PREFIX.rstrip("/"),
+                directories=[STATIC_DIR],
+                name="static",
+                # no versioned file names yet: browsers revalidate (ETag) instead of guessing
+                cache_control=CacheControlHeader(no_cache=True),
+            ),
+        ],
+        template_config=TemplateConfig(instance=JinjaTemplateEngine.from_environment(environment)),
+        csrf_config=csrf_config(settings, name),
+        exception_handlers=exception_handlers(),
+        dependencies=dict(dependencies or {}),
+        plugins=list(plugins),
+        logging_config=None,  # configure_logging() owns logging
+        openapi_config=None,
+        debug=False,
+    )
+    app.edge = Edge(settings, metrics)
+    app.metrics = metrics
+    return app

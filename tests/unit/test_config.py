@@ -1,0 +1,65 @@
+from __future__ import annotations
+
+import pytest
+
+from shared.config import Environment, load_settings
+from shared.errors import ConfigError
+
+STRONG = "x" * 40
+
+
+def test_development_defaults_load() -> None:
+    settings = load_settings(env="development")
+    assert settings.env is Environment.DEVELOPMENT
+    assert settings.sandboxes_enabled
+
+
+def test_production_refuses_default_secrets_and_says_which() -> None:
+    with pytest.raises(ConfigError) as raised:
+        load_settings(env="production", sandboxes_enabled=False)
+    message = str(raised.value)
+    assert "\n" not in message
+    assert "ZEGEL_SECRET_KEY still has its development default" in message
+    assert "ZEGEL_AUDIT_KEY" in message
+    assert "ZEGEL_PROTECTION_KEY" in message
+
+
+def test_production_refuses_sandboxes() -> None:
+    with pytest.raises(ConfigError, match="ZEGEL_SANDBOXES_ENABLED must be false"):
+        load_settings(
+            env="production",
+            secret_key=STRONG,
+            audit_key=STRONG,
+            protection_key=STRONG,
+            sandboxes_enabled=True,
+        )
+
+
+def test_production_refuses_short_secrets() -> None:
+    with pytest.raises(ConfigError, match="ZEGEL_SECRET_KEY is shorter than 32"):
+        load_settings(
+            env="production",
+            secret_key="short",
+            audit_key=STRONG,
+            protection_key=STRONG,
+            sandboxes_enabled=False,
+        )
+
+
+def test_production_with_real_secrets_starts() -> None:
+    settings = load_settings(
+        env="production",
+        secret_key=STRONG,
+        audit_key=STRONG + "a",
+        protection_key=STRONG + "b",
+        sandboxes_enabled=False,
+    )
+    assert settings.is_production
+
+
+def test_unknown_environment_is_one_clear_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ZEGEL_ENV", "staging")
+    with pytest.raises(ConfigError) as raised:
+        load_settings()
+    assert str(raised.value).startswith("Invalid configuration: ZEGEL_ENV:")
+    assert "\n" not in str(raised.value)
