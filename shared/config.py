@@ -18,6 +18,7 @@ from shared.errors import ConfigError
 DEFAULT_SECRET = "zegel-development-secret-change-me"  # noqa: S105 - the known default production refuses
 DEFAULT_AUDIT_KEY = "zegel-development-audit-key-change-me"
 DEFAULT_PROTECTION_KEY = "zegel-development-protection-key-change-me"
+SANDBOX_CLIENT_SECRET = "sandbox-secret"  # noqa: S105 - the sandbox OP's known client secret
 
 
 class Environment(StrEnum):
@@ -60,12 +61,37 @@ class Settings(BaseSettings):
     stripe_api_base: str = "http://127.0.0.1:8002/stripe"
     stripe_secret_key: SecretStr = SecretStr("sk_test_sandbox")
     stripe_webhook_secrets: list[SecretStr] = Field(default_factory=list)
+
+    # Login (OpenID Connect). Client authentication is client_secret_basic when a secret is
+    # set, otherwise private_key_jwt with the private key (PEM or JWK) at *_private_key_path.
     citizen_oidc_issuer: str = "http://127.0.0.1:8002/oidc"
     citizen_oidc_client_id: str = "zegel-portal"
-    citizen_oidc_client_secret: SecretStr = SecretStr("")
+    citizen_oidc_client_secret: SecretStr = SecretStr(SANDBOX_CLIENT_SECRET)
+    citizen_oidc_private_key_path: Path | None = None
+    citizen_oidc_scopes: str = "openid profile rrn"
     staff_oidc_issuer: str = "http://127.0.0.1:8002/oidc"
     staff_oidc_client_id: str = "zegel-backoffice"
-    staff_oidc_client_secret: SecretStr = SecretStr("")
+    staff_oidc_client_secret: SecretStr = SecretStr(SANDBOX_CLIENT_SECRET)
+    staff_oidc_private_key_path: Path | None = None
+    staff_oidc_scopes: str = "openid profile email roles"
+    staff_roles_claim: str = "roles"
+    """Claim with role names ('secretariaat' or 'slug:secretariaat'); empty: roles from Beheer."""
+    citizen_level_view: str = "substantial"
+    citizen_level_pay: str = "substantial"
+    citizen_level_dispute: str = "substantial"
+    """Minimum authentication level per action: low, substantial or high."""
+    session_idle_minutes: int = Field(default=30, ge=1)
+    session_absolute_hours: int = Field(default=10, ge=1)
+
+    # Documents and signing
+    pdf_max_bytes: int = Field(default=30 * 1024 * 1024, ge=1024)
+    pdf_max_pages: int = Field(default=50, ge=1)
+    tsa_url: str = "http://127.0.0.1:8002/tsa"
+    """RFC 3161 time-stamping authority for PAdES-B-T; signing fails when it does not answer."""
+    signers_config_path: Path | None = None
+    """JSON file mapping signers to their signing backend (PKCS#12 file or PKCS#11 token)."""
+    trust_roots_path: Path | None = None
+    """PEM bundle of trusted roots for signature validation."""
     smtp_host: str = "127.0.0.1"
     smtp_port: int = 8025
     smtp_username: str = ""
@@ -107,6 +133,15 @@ class Settings(BaseSettings):
                 problems.append(f"ZEGEL_{name.upper()} still has its development default")
             elif len(value.get_secret_value()) < 32:
                 problems.append(f"ZEGEL_{name.upper()} is shorter than 32 characters")
+        for app in ("citizen", "staff"):
+            secret: SecretStr = getattr(self, f"{app}_oidc_client_secret")
+            if secret.get_secret_value() == SANDBOX_CLIENT_SECRET and not getattr(
+                self, f"{app}_oidc_private_key_path"
+            ):
+                problems.append(
+                    f"ZEGEL_{app.upper()}_OIDC_CLIENT_SECRET still has its sandbox default"
+                    f" (or set ZEGEL_{app.upper()}_OIDC_PRIVATE_KEY_PATH)"
+                )
         if self.sandboxes_enabled:
             problems.append("ZEGEL_SANDBOXES_ENABLED must be false in production")
         if problems:

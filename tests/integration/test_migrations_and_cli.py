@@ -78,6 +78,8 @@ def test_production_refuses_to_run_the_demo() -> None:
                 "ZEGEL_SECRET_KEY": strong,
                 "ZEGEL_AUDIT_KEY": strong + "a",
                 "ZEGEL_PROTECTION_KEY": strong + "b",
+                "ZEGEL_CITIZEN_OIDC_CLIENT_SECRET": strong + "c",
+                "ZEGEL_STAFF_OIDC_CLIENT_SECRET": strong + "d",
             },
         )
     )

@@ -24,6 +24,9 @@ def test_production_refuses_default_secrets_and_says_which() -> None:
     assert "ZEGEL_PROTECTION_KEY" in message
 
 
+REAL_CLIENTS = {"citizen_oidc_client_secret": STRONG, "staff_oidc_client_secret": STRONG}
+
+
 def test_production_refuses_sandboxes() -> None:
     with pytest.raises(ConfigError, match="ZEGEL_SANDBOXES_ENABLED must be false"):
         load_settings(
@@ -32,7 +35,21 @@ def test_production_refuses_sandboxes() -> None:
             audit_key=STRONG,
             protection_key=STRONG,
             sandboxes_enabled=True,
+            **REAL_CLIENTS,
         )
+
+
+def test_production_refuses_the_sandbox_client_secret() -> None:
+    with pytest.raises(ConfigError) as raised:
+        load_settings(
+            env="production",
+            secret_key=STRONG,
+            audit_key=STRONG,
+            protection_key=STRONG,
+            sandboxes_enabled=False,
+        )
+    assert "ZEGEL_CITIZEN_OIDC_CLIENT_SECRET still has its sandbox default" in str(raised.value)
+    assert "ZEGEL_STAFF_OIDC_CLIENT_SECRET" in str(raised.value)
 
 
 def test_production_refuses_short_secrets() -> None:
@@ -43,6 +60,7 @@ def test_production_refuses_short_secrets() -> None:
             audit_key=STRONG,
             protection_key=STRONG,
             sandboxes_enabled=False,
+            **REAL_CLIENTS,
         )
 
 
@@ -53,6 +71,7 @@ def test_production_with_real_secrets_starts() -> None:
         audit_key=STRONG + "a",
         protection_key=STRONG + "b",
         sandboxes_enabled=False,
+        **REAL_CLIENTS,
     )
     assert settings.is_production
 
