@@ -46,6 +46,7 @@ from shared.models.people import (
     StaffRoleAssignment,
     StaffUser,
 )
+from shared.models.sessions import LoginAttempt, WebSession
 from shared.models.signing import SIGNATURE_STATES, SignatureRequest, SignatureStatus
 
 __all__ = [
@@ -73,6 +74,7 @@ __all__ = [
     "EboxStatus",
     "GoverningBody",
     "Job",
+    "LoginAttempt",
     "JobStatus",
     "Organisation",
     "OrganisationKind",
@@ -91,4 +93,5 @@ __all__ = [
     "StaffRole",
     "StaffRoleAssignment",
     "StaffUser",
+    "WebSession",
 ]
