@@ -2,27 +2,43 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from pathlib import Path
 
-from litestar.types import Guard
-
-from backoffice.controllers.start import start_page
+from backoffice.controllers import admin, documents
+from backoffice.controllers.start import start_page, switch_organisation
+from backoffice.navigation import menu_for
+from shared.services.auth import App
 from shared.web import ZegelApp
 from shared.web import create_app as create_web_app
+from shared.web.login import login_routes
+from shared.web.sessions import STAFF_DEPENDENCIES
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 
 
-def create_app(guards: Sequence[Guard] = ()) -> ZegelApp:
-    """Build the back office. `guards` protect its pages: staff login is added here."""
+def create_app() -> ZegelApp:
+    """Build the back office. Pages guard themselves by role (shared.web.sessions)."""
     return create_web_app(
         "backoffice",
-        route_handlers=[start_page],
+        route_handlers=[
+            start_page,
+            switch_organisation,
+            *login_routes(App.BACKOFFICE, default_return="/"),
+            documents.document_list,
+            documents.document_detail,
+            documents.signing_folder,
+            admin.staff_list,
+            admin.staff_new,
+            admin.staff_create,
+            admin.staff_member,
+            admin.staff_member_roles,
+            admin.staff_member_account,
+        ],
         template_dir=TEMPLATES,
         title="Zegel — backoffice",
         layout="base_backoffice.html",
-        guards=guards,
+        dependencies=STAFF_DEPENDENCIES,
+        template_globals={"menu_for": menu_for},
     )
 
 

@@ -11,9 +11,12 @@ from pathlib import Path
 
 from litestar.types import Guard
 
+from portal.controllers.documents import document, my_documents
 from portal.controllers.start import start_page
+from shared.services.auth import App
 from shared.web import ZegelApp
 from shared.web import create_app as create_web_app
+from shared.web.login import login_routes
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 
@@ -22,7 +25,12 @@ def create_app(guards: Sequence[Guard] = ()) -> ZegelApp:
     """Build the portal. `guards` protect its pages: citizen login is added here."""
     return create_web_app(
         "portal",
-        route_handlers=[start_page],
+        route_handlers=[
+            start_page,
+            *login_routes(App.PORTAL, default_return="/mijn-documenten"),
+            my_documents,
+            document,
+        ],
         template_dir=TEMPLATES,
         title="Zegel — Uw documenten van de gemeente",
         layout="base_portal.html",

@@ -25,6 +25,11 @@ class NotFound(DomainError):
     code = "not_found"
 
 
+class Forbidden(DomainError):
+    status_code = 403
+    code = "forbidden"
+
+
 class InvalidInput(DomainError):
     status_code = 422
     code = "invalid_input"

@@ -2,6 +2,10 @@
 
 SQLite (a file in a temporary folder) by default; PostgreSQL when DATABASE_URL points to one.
 The database DATABASE_URL names is wiped at the start of the run: give the suite its own.
+
+On SQLite every transaction takes the write lock when it begins (BEGIN IMMEDIATE, see
+shared/db.py), so a test ends its own transaction (commit or rollback) before it makes a
+request to an app or runs a worker.
 """
 
 from __future__ import annotations

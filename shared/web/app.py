@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from advanced_alchemy.extensions.litestar import SQLAlchemyPlugin, SQLAlchemySyncConfig
 from litestar import Litestar, Router
 from litestar.datastructures import CacheControlHeader
 from litestar.di import Provide
@@ -25,12 +26,14 @@ from litestar.types import (
 )
 
 from shared.config import Settings, get_settings
+from shared.db import get_engine, get_session_factory
 from shared.logging import configure_logging
 from shared.web.edge import Edge
 from shared.web.errors import exception_handlers
 from shared.web.metrics import Metrics
 from shared.web.routes import infrastructure_routes
 from shared.web.security import csrf_config
+from shared.web.sessions import LoginRequired, handle_login_required
 from shared.web.templating import STATIC_PREFIX, build_environment
 
 STATIC_DIR = Path(__file__).resolve().parent.parent.parent / "static"
@@ -54,6 +57,19 @@ class ZegelApp(Litestar):
         await super().__call__(scope, receive, send)
 
 
+def database_plugin() -> SQLAlchemyPlugin:
+    """One SQLAlchemy session per request as the `db_session` dependency (sync handlers run in
+    the thread pool); committed when the response is 2xx or a redirect, rolled back otherwise."""
+    return SQLAlchemyPlugin(
+        config=SQLAlchemySyncConfig(
+            engine_instance=get_engine(),
+            session_maker=get_session_factory(),
+            before_send_handler="autocommit_include_redirects",
+            session_dependency_key="db_session",
+        )
+    )
+
+
 def create_app(
     name: str,
     route_handlers: Sequence[ControllerRouterHandler],
@@ -65,6 +81,7 @@ def create_app(
     dependencies: Mapping[str, Provide] | None = None,
     plugins: Sequence[PluginProtocol] = (),
     settings: Settings | None = None,
+    template_globals: Mapping[str, object] | None = None,
 ) -> ZegelApp:
     """Build one of Zegel's web apps.
 
@@ -85,6 +102,7 @@ def create_app(
             "app_name": name,
             "app_title": app_title,
             "layout": layout or f"base_{name}.html",
+            **(template_globals or {}),
         },
     )
     pages = Router(path="/", route_handlers=list(route_handlers), guards=list(guards))
@@ -102,9 +120,9 @@ def create_app(
         ],
         template_config=TemplateConfig(instance=JinjaTemplateEngine.from_environment(environment)),
         csrf_config=csrf_config(settings, name),
-        exception_handlers=exception_handlers(),
+        exception_handlers={**exception_handlers(), LoginRequired: handle_login_required},
         dependencies=dict(dependencies or {}),
-        plugins=list(plugins),
+        plugins=[database_plugin(), *plugins],
         logging_config=None,  # configure_logging() owns logging
         openapi_config=None,
         debug=False,

@@ -299,6 +299,8 @@ def test_hsts_and_secure_cookies_in_production() -> None:
         audit_key="a" * 40,
         protection_key="p" * 40,
         sandboxes_enabled=False,
+        citizen_oidc_client_secret="c" * 40,
+        staff_oidc_client_secret="d" * 40,
     )
     headers = dict(security_headers(settings))
     assert headers[b"strict-transport-security"].startswith(b"max-age=")

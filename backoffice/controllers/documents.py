@@ -1,0 +1,84 @@
+"""Outgoing documents (stukken) of the current organisation, and the signing folder."""
+
+from __future__ import annotations
+
+import uuid
+
+from litestar import get
+from litestar.response import Template
+
+from shared.errors import InvalidInput
+from shared.models.documents import DOCUMENT_STATES, DocumentStatus
+from shared.models.people import SIGNER_FUNCTION_LABELS, StaffRole
+from shared.services import documents
+from shared.web import NO_STORE
+from shared.web.params import DbSession, FromPath, FromQuery, Staff
+from shared.web.sessions import role_guard
+
+
+@get(
+    "/stukken",
+    name="documents",
+    guards=[role_guard(StaffRole.SECRETARIAAT, StaffRole.DOSSIERBEHANDELAAR)],
+    sync_to_thread=True,
+    cache_control=NO_STORE,
+)
+def document_list(
+    db_session: DbSession, staff: Staff, status: FromQuery[str | None] = None
+) -> Template:
+    try:
+        wanted = DocumentStatus(status) if status else None
+    except ValueError:
+        raise InvalidInput("Onbekende status.") from None
+    return Template(
+        template_name="documents.html",
+        context={
+            "staff": staff,
+            "documents": documents.list_documents(db_session, staff, status=wanted),
+            "statuses": DOCUMENT_STATES.labels,
+            "status_label": DOCUMENT_STATES.label,
+            "selected": wanted,
+        },
+    )
+
+
+@get(
+    "/stukken/{document_id:uuid}",
+    name="document",
+    guards=[
+        role_guard(StaffRole.SECRETARIAAT, StaffRole.DOSSIERBEHANDELAAR, StaffRole.ONDERTEKENAAR)
+    ],
+    sync_to_thread=True,
+    cache_control=NO_STORE,
+)
+def document_detail(
+    db_session: DbSession, staff: Staff, document_id: FromPath[uuid.UUID]
+) -> Template:
+    view = documents.document_view(db_session, staff, document_id)
+    return Template(
+        template_name="document.html",
+        context={
+            "staff": staff,
+            "view": view,
+            "status_label": DOCUMENT_STATES.label,
+            "function_label": SIGNER_FUNCTION_LABELS,
+        },
+    )
+
+
+@get(
+    "/handtekenmap",
+    name="signing_folder",
+    guards=[role_guard(StaffRole.ONDERTEKENAAR)],
+    sync_to_thread=True,
+    cache_control=NO_STORE,
+)
+def signing_folder(db_session: DbSession, staff: Staff) -> Template:
+    return Template(
+        template_name="signing_folder.html",
+        context={
+            "staff": staff,
+            "requests": documents.awaiting_my_signature(db_session, staff),
+            "function_label": SIGNER_FUNCTION_LABELS,
+        },
+    )

@@ -1,0 +1,117 @@
+"""Reading outgoing documents in the back office: lists, one document, its timeline."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+from sqlalchemy import and_, func, select
+from sqlalchemy.orm import Session, joinedload
+
+from shared.models.audit import AuditEvent
+from shared.models.documents import Document, DocumentStatus
+from shared.models.people import StaffRole, StaffRoleAssignment
+from shared.models.signing import SignatureRequest, SignatureStatus
+from shared.services.access import StaffContext, document_for_staff
+
+
+def list_documents(
+    session: Session, context: StaffContext, *, status: DocumentStatus | None = None
+) -> list[Document]:
+    context.require(StaffRole.SECRETARIAAT, StaffRole.DOSSIERBEHANDELAAR)
+    query = (
+        select(Document)
+        .options(joinedload(Document.recipient))
+        .where(Document.organisation_id == context.organisation_id)
+        .order_by(Document.created_at.desc())
+        .limit(500)
+    )
+    if status is not None:
+        query = query.where(Document.status == status)
+    return list(session.scalars(query).all())
+
+
+def count_by_status(session: Session, context: StaffContext) -> dict[DocumentStatus, int]:
+    rows = session.execute(
+        select(Document.status, func.count())
+        .where(Document.organisation_id == context.organisation_id)
+        .group_by(Document.status)
+    ).all()
+    return {DocumentStatus(status): count for status, count in rows}
+
+
+@dataclass(frozen=True)
+class DocumentView:
+    document: Document
+    signatures: list[SignatureRequest]
+    timeline: list[AuditEvent]
+
+
+def document_view(session: Session, context: StaffContext, document_id: uuid.UUID) -> DocumentView:
+    context.require(StaffRole.SECRETARIAAT, StaffRole.DOSSIERBEHANDELAAR, StaffRole.ONDERTEKENAAR)
+    document = document_for_staff(session, context, document_id)
+    signatures = list(
+        session.scalars(
+            select(SignatureRequest)
+            .options(joinedload(SignatureRequest.signer))
+            .where(SignatureRequest.document_id == document.id)
+            .order_by(SignatureRequest.position)
+        ).all()
+    )
+    timeline = list(
+        session.scalars(
+            select(AuditEvent)
+            .where(
+                AuditEvent.organisation_id == context.organisation_id,
+                AuditEvent.object_id == str(document.id),
+            )
+            .order_by(AuditEvent.sequence)
+        ).all()
+    )
+    return DocumentView(document, signatures, timeline)
+
+
+def awaiting_my_signature(session: Session, context: StaffContext) -> list[SignatureRequest]:
+    """Signature requests whose turn it is, for the functions this signer holds here."""
+    context.require(StaffRole.ONDERTEKENAAR)
+    functions = set(
+        session.scalars(
+            select(StaffRoleAssignment.signer_function).where(
+                StaffRoleAssignment.staff_user_id == context.user_id,
+                StaffRoleAssignment.organisation_id == context.organisation_id,
+                StaffRoleAssignment.role == StaffRole.ONDERTEKENAAR,
+            )
+        ).all()
+    ) - {None}
+    if not functions:
+        return []
+    earlier = SignatureRequest.__table__.alias("earlier")
+    not_my_turn_yet = (
+        select(earlier.c.id)
+        .where(
+            and_(
+                earlier.c.document_id == SignatureRequest.document_id,
+                earlier.c.position < SignatureRequest.position,
+                earlier.c.status != SignatureStatus.SIGNED.value,
+            )
+        )
+        .exists()
+    )
+    return list(
+        session.scalars(
+            select(SignatureRequest)
+            .join(Document, Document.id == SignatureRequest.document_id)
+            .options(
+                joinedload(SignatureRequest.document).joinedload(Document.recipient),
+                joinedload(SignatureRequest.document).joinedload(Document.decision),
+            )
+            .where(
+                SignatureRequest.organisation_id == context.organisation_id,
+                SignatureRequest.status == SignatureStatus.PENDING,
+                SignatureRequest.signer_function.in_(functions),
+                Document.status == DocumentStatus.AWAITING_SIGNATURE,
+                ~not_my_turn_yet,
+            )
+            .order_by(Document.created_at)
+        ).all()
+    )
