@@ -92,6 +92,15 @@ class Settings(BaseSettings):
     """JSON file mapping signers to their signing backend (PKCS#12 file or PKCS#11 token)."""
     trust_roots_path: Path | None = None
     """PEM bundle of trusted roots for signature validation."""
+    tsa_timeout_seconds: float = Field(default=10.0, gt=0)
+    crl_path: Path | None = None
+    """CRLs (PEM or DER) of the signers' CAs: a certificate on one of them cannot sign."""
+    revocation_checks_online: bool = True
+    """Fetch CRLs/OCSP named in certificates when checking a signer or validating signatures."""
+    dev_pki_path: Path = Path("var/pki")
+    """Development PKI (test CA, demo signers, sandbox TSA) that `zegel demo` creates once.
+    Outside production, its signers.json and root.pem stand in for the two settings above
+    when those are not set."""
     smtp_host: str = "127.0.0.1"
     smtp_port: int = 8025
     smtp_username: str = ""

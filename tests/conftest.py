@@ -26,6 +26,7 @@ os.environ["ZEGEL_DATABASE_URL"] = (
     os.environ.get("DATABASE_URL") or f"sqlite:///{_run_dir}/zegel.db"
 )
 os.environ["ZEGEL_STORAGE_PATH"] = str(_run_dir / "files")
+os.environ["ZEGEL_DEV_PKI_PATH"] = str(_run_dir / "pki")
 os.environ["ZEGEL_LOG_JSON"] = "true"
 os.environ.setdefault("ZEGEL_JOB_BACKOFF_BASE_SECONDS", "10")
 

@@ -113,6 +113,9 @@ class StaffRoleAssignment(IdMixin, TimestampMixin, Base):
     )
     substitute: Mapped[bool] = mapped_column(default=False)
     """Signs as stand-in (waarnemend) or by delegation for the signer_function."""
+    delegation_reference: Mapped[str | None] = mapped_column(String(200))
+    """For a substitute who signs by delegation: the delegation decision (e.g. its number and
+    date), stated with the signature. Without it a substitute signs as 'waarnemend'."""
 
     staff_user: Mapped[StaffUser] = relationship(back_populates="roles")
     organisation: Mapped[Organisation] = relationship()

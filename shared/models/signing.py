@@ -5,9 +5,9 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 from enum import StrEnum
-from typing import ClassVar
+from typing import Any, ClassVar
 
-from sqlalchemy import ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy import JSON, ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from shared.db import Base, IdMixin, TimestampMixin, enum_column
@@ -20,29 +20,41 @@ class SignatureStatus(StrEnum):
     PENDING = "pending"
     SIGNED = "signed"
     DECLINED = "declined"
+    CANCELLED = "cancelled"
+    """Another signer of the same round declined, so this signature is no longer asked."""
 
 
 SIGNATURE_STATES = machine(
     "signature_request",
     "De handtekening",
-    {SignatureStatus.PENDING: (SignatureStatus.SIGNED, SignatureStatus.DECLINED)},
+    {
+        SignatureStatus.PENDING: (
+            SignatureStatus.SIGNED,
+            SignatureStatus.DECLINED,
+            SignatureStatus.CANCELLED,
+        )
+    },
     {
         SignatureStatus.PENDING: "wacht op handtekening",
         SignatureStatus.SIGNED: "ondertekend",
         SignatureStatus.DECLINED: "geweigerd",
+        SignatureStatus.CANCELLED: "vervallen",
     },
 )
 
 
 class SignatureRequest(IdMixin, TimestampMixin, Base):
     __tablename__ = "signature_request"
-    __table_args__ = (UniqueConstraint("document_id", "position"),)
+    __table_args__ = (UniqueConstraint("document_id", "signing_round", "position"),)
     states: ClassVar[StateMachine[SignatureStatus]] = SIGNATURE_STATES
 
     organisation_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("organisation.id"), index=True)
     document_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("document.id"), index=True)
+    signing_round: Mapped[int] = mapped_column(default=1, server_default="1")
+    """Each screening of a document starts a new round (a declined document is screened again
+    after it has been fixed); earlier rounds stay as history."""
     position: Mapped[int]
-    """Order of signing: 1 signs first."""
+    """Order of signing within the round: 1 signs first."""
     signer_function: Mapped[SignerFunction] = mapped_column(
         enum_column(SignerFunction, "signer_function")
     )
@@ -59,6 +71,14 @@ class SignatureRequest(IdMixin, TimestampMixin, Base):
     signed_sha256: Mapped[str | None] = mapped_column(String(64))
     decline_reason: Mapped[str | None] = mapped_column(Text)
     notified_at: Mapped[datetime | None]
+    validation: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    """pyHanko's verdict on this signature in the final PDF (see
+    `shared.pdf.validation.SignatureValidation`), stored for the portal."""
+
+    @property
+    def field_name(self) -> str:
+        """The name of this signature's field in the PDF."""
+        return f"Handtekening-{self.signing_round}-{self.position}"
 
     document: Mapped[Document] = relationship()
     signer: Mapped[StaffUser | None] = relationship()

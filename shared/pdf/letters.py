@@ -30,7 +30,8 @@ class Letter:
 def render_letter(letter: Letter) -> bytes:
     pdf = FPDF(orientation="P", unit="mm", format="A4")
     pdf.set_margins(left=25, top=20, right=20)
-    pdf.set_auto_page_break(auto=True, margin=25)
+    # Text stays above the signature area (12–32 mm from the bottom, see shared.pdf.signing).
+    pdf.set_auto_page_break(auto=True, margin=40)
     pdf.add_font("Liberation", "", str(FONTS / "LiberationSans-Regular.ttf"))
     pdf.add_font("Liberation", "B", str(FONTS / "LiberationSans-Bold.ttf"))
     pdf.set_title(letter.subject)

@@ -14,28 +14,27 @@ from datetime import date, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from shared.config import get_settings
+from shared.config import Settings, get_settings
 from shared.db import utcnow
 from shared.models import (
     Decision,
     Document,
-    DocumentStatus,
     EboxStatus,
     GoverningBody,
     Organisation,
     OrganisationKind,
     Recipient,
     RecipientKind,
-    SignatureRequest,
     SignerFunction,
     StaffRole,
 )
 from shared.models.documents import DisputeRight
+from shared.pdf.devpki import DevPki, DevSigner, ensure_dev_pki
 from shared.pdf.letters import Letter, render_letter
 from shared.protection import seal, ssin_digest
 from shared.services import audit
 from shared.services.organisations import add_staff_member, create_organisation
-from shared.services.transitions import transition
+from shared.services.screening import screen_document
 from shared.storage import get_storage
 from shared.timeutil import today
 
@@ -177,27 +176,32 @@ def _document(
     return document
 
 
-def _screen(session: Session, document: Document, *, signers: list[SignerFunction]) -> None:
-    document.signature_required = bool(signers)
-    document.screening_reason = (
-        "Beslissing van het college: te ondertekenen door de algemeen directeur en de burgemeester."
-        if signers
-        else "Herinnering: geen handtekening nodig."
+def _screen(session: Session, document: Document) -> None:
+    """Screen by the document type's default rule, as the secretariat would."""
+    screen_document(session, document, actor=ACTOR)
+
+
+DEMO_SIGNER_PASSPHRASE_ENV = "ZEGEL_DEMO_SIGNER_PASSPHRASE"  # noqa: S105 - a variable name
+DEMO_SIGNER_PASSPHRASE = "zegel-demo"  # noqa: S105 - the demo signers' known passphrase
+
+
+def ensure_demo_pki(settings: Settings | None = None) -> DevPki:
+    """The development PKI of the demo under ZEGEL_DEV_PKI_PATH (created once): a test root,
+    the sandbox TSA's certificate and a PKCS#12 key for each demo signer, protected by
+    `DEMO_SIGNER_PASSPHRASE` (read from ZEGEL_DEMO_SIGNER_PASSPHRASE)."""
+    settings = settings or get_settings()
+    signers = [
+        DevSigner(subject, name, f"{subject}@zegelbeek.example")
+        for subject, name, _roles, function, _substitute in DEMO_STAFF
+        if function is not None
+    ]
+    return ensure_dev_pki(
+        settings.dev_pki_path,
+        signers,
+        passphrase_env=DEMO_SIGNER_PASSPHRASE_ENV,
+        passphrase=DEMO_SIGNER_PASSPHRASE,
+        organisation="Gemeente Zegelbeek",
     )
-    transition(session, document, DocumentStatus.SCREENED, actor=ACTOR)
-    if signers:
-        for position, function in enumerate(signers, start=1):
-            session.add(
-                SignatureRequest(
-                    organisation_id=document.organisation_id,
-                    document_id=document.id,
-                    position=position,
-                    signer_function=function,
-                )
-            )
-        transition(session, document, DocumentStatus.AWAITING_SIGNATURE, actor=ACTOR)
-    else:
-        transition(session, document, DocumentStatus.READY, actor=ACTOR)
 
 
 def load_demo_data(session: Session) -> None:
@@ -307,9 +311,7 @@ def load_demo_data(session: Session) -> None:
             "Het college verleent de omgevingsvergunning onder de voorwaarden in bijlage.",
         ],
     )
-    _screen(
-        session, permit, signers=[SignerFunction.ALGEMEEN_DIRECTEUR, SignerFunction.BURGEMEESTER]
-    )
+    _screen(session, permit)
 
     _document(
         session,
@@ -339,7 +341,7 @@ def load_demo_data(session: Session) -> None:
             "De sanctionerend ambtenaar legt u een administratieve geldboete op van 125 euro."
         ],
     )
-    _screen(session, fine, signers=[SignerFunction.ALGEMEEN_DIRECTEUR, SignerFunction.BURGEMEESTER])
+    _screen(session, fine)
 
     reminder = _document(
         session,
@@ -352,7 +354,7 @@ def load_demo_data(session: Session) -> None:
             "Wij ontvingen uw betaling van 35,00 euro voor het ophalen van grofvuil nog niet."
         ],
     )
-    _screen(session, reminder, signers=[])
+    _screen(session, reminder)
 
     _document(
         session,
