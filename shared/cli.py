@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import os
 import signal
 import sys
 import threading
@@ -42,6 +43,11 @@ def _prepare(*, migrate: bool = False) -> None:
         upgrade_database()
 
 
+def _register_job_handlers() -> None:
+    """Import the services whose background jobs a worker runs (they register on import)."""
+    importlib.import_module("shared.services.signing")
+
+
 def _load_app(target: str) -> Any:
     module_name, _, attribute = target.partition(":")
     return getattr(importlib.import_module(module_name), attribute)
@@ -62,6 +68,19 @@ def demo(
     host: str, backoffice_port: int, portal_port: int, sandbox_port: int, smtp_port: int
 ) -> None:
     """Migrate, load demo data when empty, and run both apps, the sandboxes and a worker."""
+    sandbox = f"http://{host}:{sandbox_port}"
+    # The sandboxes and apps run on the ports given here; settings not set explicitly follow.
+    for name, value in {
+        "ZEGEL_SANDBOX_BASE_URL": sandbox,
+        "ZEGEL_CITIZEN_OIDC_ISSUER": f"{sandbox}/oidc",
+        "ZEGEL_STAFF_OIDC_ISSUER": f"{sandbox}/oidc",
+        "ZEGEL_TSA_URL": f"{sandbox}/tsa",
+        "ZEGEL_BACKOFFICE_BASE_URL": f"http://{host}:{backoffice_port}",
+        "ZEGEL_PORTAL_BASE_URL": f"http://{host}:{portal_port}",
+        "ZEGEL_SMTP_PORT": str(smtp_port),
+    }.items():
+        os.environ.setdefault(name, value)
+    get_settings.cache_clear()
     settings = get_settings()
     if settings.is_production:
         raise ConfigError("zegel demo does not run with ZEGEL_ENV=production")
@@ -70,8 +89,17 @@ def demo(
     from shared.integrations.mail.sandbox import MailSink
     from shared.integrations.sandbox_app import create_sandbox_app
     from shared.jobs import Worker
-    from shared.services.demo_data import has_data, load_demo_data
+    from shared.services.demo_data import (
+        DEMO_SIGNER_PASSPHRASE,
+        DEMO_SIGNER_PASSPHRASE_ENV,
+        ensure_demo_pki,
+        has_data,
+        load_demo_data,
+    )
 
+    ensure_demo_pki(settings)  # test CA, demo signers' keys, sandbox TSA (var/pki, once)
+    os.environ.setdefault(DEMO_SIGNER_PASSPHRASE_ENV, DEMO_SIGNER_PASSPHRASE)
+    _register_job_handlers()
     with session_scope() as session:
         if not has_data(session):
             load_demo_data(session)
@@ -86,7 +114,7 @@ def demo(
     servers = [
         _server(_load_app(APPS["backoffice"]), host, backoffice_port),
         _server(_load_app(APPS["portal"]), host, portal_port),
-        _server(create_sandbox_app(sink), host, sandbox_port),
+        _server(create_sandbox_app(sink, base_url=settings.sandbox_base_url), host, sandbox_port),
     ]
     click.echo(
         "\nZegel draait:\n"
@@ -147,6 +175,7 @@ def worker(threads: int, once: bool) -> None:
     _prepare()
     from shared.jobs import Worker
 
+    _register_job_handlers()
     if once:
         ran = Worker().run_pending()
         click.echo(f"{ran} jobs uitgevoerd.")

@@ -150,6 +150,7 @@ class OidcClient:
                 client_secret=RSAKey.import_key(config.private_key),
                 token_endpoint_auth_method="private_key_jwt",  # noqa: S106 - a method name
                 redirect_uri=redirect_uri,
+                code_challenge_method="S256",
                 timeout=config.timeout_seconds,
             )
             client.register_client_auth_method(PrivateKeyJWT(self.metadata()["token_endpoint"]))
@@ -159,6 +160,7 @@ class OidcClient:
             client_secret=config.client_secret,
             token_endpoint_auth_method="client_secret_basic",  # noqa: S106 - a method name
             redirect_uri=redirect_uri,
+            code_challenge_method="S256",
             timeout=config.timeout_seconds,
         )
 
@@ -179,7 +181,6 @@ class OidcClient:
             url, _ = oauth.create_authorization_url(
                 self.metadata()["authorization_endpoint"],
                 code_verifier=verifier,
-                code_challenge_method="S256",
                 **{k: v for k, v in params.items() if k not in ("client_id", "redirect_uri")},
             )
         return LoginStart(url=url, state=state, nonce=nonce, code_verifier=verifier)
