@@ -292,7 +292,8 @@ def _staff_session(session: Session, verified: VerifiedLogin) -> WebSession:
     ).one_or_none()
     claim = get_settings().staff_roles_claim
     claimed = verified.claims.get(claim) if claim else None
-    if isinstance(claimed, list) and all(isinstance(v, str) for v in claimed):
+    # Roles come from the token when it names some; otherwise from Beheer.
+    if isinstance(claimed, list) and claimed and all(isinstance(v, str) for v in claimed):
         user = sync_roles_from_claim(session, user, verified, claimed)
     if user is None:
         raise LoginFailed("staff_unknown", STAFF_NOT_LINKED)

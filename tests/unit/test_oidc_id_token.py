@@ -64,10 +64,9 @@ def provider() -> Provider:
 
 @pytest.fixture
 def client(provider: Provider) -> OidcClient:
-    http = httpx.Client(transport=httpx.MockTransport(provider.handler))
     return OidcClient(
         ProviderConfig(issuer=ISSUER, client_id=CLIENT, scopes="openid", client_secret="s"),
-        http=http,
+        transport=httpx.MockTransport(provider.handler),
     )
 
 
@@ -144,10 +143,9 @@ def test_rotated_keys_are_fetched_again_once(provider: Provider, client: OidcCli
 
 
 def test_discovery_with_another_issuer_is_refused(provider: Provider) -> None:
-    http = httpx.Client(transport=httpx.MockTransport(provider.handler))
     client = OidcClient(
         ProviderConfig(issuer=ISSUER + "/", client_id=CLIENT, scopes="openid", client_secret="s"),
-        http=http,
+        transport=httpx.MockTransport(provider.handler),
     )
     with pytest.raises(LoginFailed) as refused:
         client.metadata()

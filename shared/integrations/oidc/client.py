@@ -56,6 +56,7 @@ class ProviderConfig:
     private_key: dict[str, Any] | str | None = None
     """For private_key_jwt: a private JWK (dict) or PEM text."""
     timeout_seconds: float = 10.0
+    clock_skew_seconds: int = CLOCK_SKEW_SECONDS
 
     @property
     def auth_method(self) -> str:
@@ -94,9 +95,13 @@ class _Cache:
 
 
 class OidcClient:
-    def __init__(self, config: ProviderConfig, http: httpx.Client | None = None) -> None:
+    def __init__(
+        self, config: ProviderConfig, transport: httpx.BaseTransport | None = None
+    ) -> None:
+        """`transport` carries every request to the provider (tests put one in between)."""
         self.config = config
-        self._http = http or httpx.Client(timeout=config.timeout_seconds)
+        self._transport = transport
+        self._http = httpx.Client(timeout=config.timeout_seconds, transport=transport)
         self._cache = _Cache()
 
     # -- provider metadata ----------------------------------------------------------------
@@ -152,6 +157,7 @@ class OidcClient:
                 redirect_uri=redirect_uri,
                 code_challenge_method="S256",
                 timeout=config.timeout_seconds,
+                transport=self._transport,
             )
             client.register_client_auth_method(PrivateKeyJWT(self.metadata()["token_endpoint"]))
             return client
@@ -162,6 +168,7 @@ class OidcClient:
             redirect_uri=redirect_uri,
             code_challenge_method="S256",
             timeout=config.timeout_seconds,
+            transport=self._transport,
         )
 
     def begin(self, redirect_uri: str, *, acr_values: list[str] | None = None) -> LoginStart:
@@ -251,12 +258,12 @@ class OidcClient:
         if len(audiences) > 1 and claims.get("azp") != self.config.client_id:
             raise LoginFailed("id_token_wrong_audience", GENERIC)
         expires = claims.get("exp")
-        if not isinstance(expires, int | float) or expires + CLOCK_SKEW_SECONDS < now:
+        if not isinstance(expires, int | float) or expires + self.config.clock_skew_seconds < now:
             raise LoginFailed(
                 "id_token_expired", "De aanmelding duurde te lang. Meld u opnieuw aan."
             )
         issued = claims.get("iat")
-        if not isinstance(issued, int | float) or issued - CLOCK_SKEW_SECONDS > now:
+        if not isinstance(issued, int | float) or issued - self.config.clock_skew_seconds > now:
             raise LoginFailed("id_token_issued_in_future", GENERIC)
         if claims.get("nonce") != nonce:
             raise LoginFailed("id_token_nonce_mismatch", GENERIC)
