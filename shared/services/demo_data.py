@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from shared.config import Settings, get_settings
 from shared.db import utcnow
+from shared.integrations.oidc.identities import make_ssin
 from shared.models import (
     Decision,
     Document,
@@ -39,13 +40,6 @@ from shared.storage import get_storage
 from shared.timeutil import today
 
 ACTOR = audit.Actor.system("demogegevens")
-
-
-def make_ssin(birth: date, serial: int) -> str:
-    """A valid national register number for `birth` and an odd (man) or even (woman) serial."""
-    base = f"{birth:%y%m%d}{serial:03d}"
-    number = int(("2" if birth.year >= 2000 else "") + base)
-    return f"{base}{97 - number % 97:02d}"
 
 
 @dataclass(frozen=True)
