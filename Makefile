@@ -52,4 +52,4 @@ pytest: install browser oidc-provider
 test: lint pytest
 
 clean:
-	rm -rf .venv .tools .mypy_cache .ruff_cache var artifacts
+	rm -rf .venv .tools .mypy_cache .ruff_cache var artifacts tests/oidc_provider/node_modules

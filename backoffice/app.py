@@ -10,7 +10,7 @@ from backoffice.navigation import menu_for
 from shared.services.auth import App
 from shared.web import ZegelApp
 from shared.web import create_app as create_web_app
-from shared.web.login import login_routes
+from shared.web.login import login_routes, provider_origin
 from shared.web.sessions import STAFF_DEPENDENCIES
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
@@ -38,6 +38,7 @@ def create_app() -> ZegelApp:
         title="Zegel — backoffice",
         layout="base_backoffice.html",
         dependencies=STAFF_DEPENDENCIES,
+        form_targets=provider_origin(App.BACKOFFICE),
         template_globals={"menu_for": menu_for},
     )
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from shared.i18n import N_
 from shared.models.people import StaffRole
 from shared.services.access import StaffContext
 
@@ -11,16 +12,17 @@ from shared.services.access import StaffContext
 @dataclass(frozen=True)
 class MenuItem:
     label: str
+    """Dutch msgid, translated when shown."""
     href: str
     roles: frozenset[StaffRole]
 
 
 MENU = (
     MenuItem(
-        "Stukken", "/stukken", frozenset({StaffRole.SECRETARIAAT, StaffRole.DOSSIERBEHANDELAAR})
+        N_("Stukken"), "/stukken", frozenset({StaffRole.SECRETARIAAT, StaffRole.DOSSIERBEHANDELAAR})
     ),
-    MenuItem("Handtekenmap", "/handtekenmap", frozenset({StaffRole.ONDERTEKENAAR})),
-    MenuItem("Beheer", "/beheer/medewerkers", frozenset({StaffRole.BEHEERDER})),
+    MenuItem(N_("Handtekenmap"), "/handtekenmap", frozenset({StaffRole.ONDERTEKENAAR})),
+    MenuItem(N_("Beheer"), "/beheer/medewerkers", frozenset({StaffRole.BEHEERDER})),
 )
 
 

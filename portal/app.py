@@ -16,7 +16,7 @@ from portal.controllers.start import start_page
 from shared.services.auth import App
 from shared.web import ZegelApp
 from shared.web import create_app as create_web_app
-from shared.web.login import login_routes
+from shared.web.login import login_routes, provider_origin
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 
@@ -35,6 +35,7 @@ def create_app(guards: Sequence[Guard] = ()) -> ZegelApp:
         title="Zegel — Uw documenten van de gemeente",
         layout="base_portal.html",
         guards=guards,
+        form_targets=provider_origin(App.PORTAL),
     )
 
 

@@ -88,13 +88,15 @@ def staff_member(
     *,
     subject: str | None = None,
     signer_function: SignerFunction | None = None,
+    issuer: str = "https://idp.test",
+    name: str | None = None,
 ) -> StaffUser:
     return add_staff_member(
         session,
         org,
-        issuer="https://idp.test",
+        issuer=issuer,
         subject=subject or f"staff-{uuid.uuid4().hex[:8]}",
-        name="Medewerker " + "/".join(r.value for r in roles),
+        name=name or "Medewerker " + "/".join(r.value for r in roles),
         email=None,
         roles=roles,
         actor=SYSTEM,

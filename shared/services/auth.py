@@ -62,7 +62,8 @@ def _digest(value: str) -> str:
 _providers: dict[App, OidcClient] = {}
 
 
-def _config_for(app: App) -> ProviderConfig:
+def provider_config(app: App) -> ProviderConfig:
+    """The identity provider of `app` as the settings describe it."""
     settings = get_settings()
     prefix = "citizen" if app is App.PORTAL else "staff"
     key_path = getattr(settings, f"{prefix}_oidc_private_key_path")
@@ -80,7 +81,7 @@ def _config_for(app: App) -> ProviderConfig:
 def provider(app: App) -> OidcClient:
     """The identity provider client of `app`, built from the settings once."""
     if app not in _providers:
-        _providers[app] = OidcClient(_config_for(app))
+        _providers[app] = OidcClient(provider_config(app))
     return _providers[app]
 
 

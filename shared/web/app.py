@@ -28,7 +28,7 @@ from litestar.types import (
 from shared.config import Settings, get_settings
 from shared.db import get_engine, get_session_factory
 from shared.logging import configure_logging
-from shared.web.edge import Edge
+from shared.web.edge import Edge, FormTargets
 from shared.web.errors import exception_handlers
 from shared.web.metrics import Metrics
 from shared.web.routes import infrastructure_routes
@@ -82,6 +82,7 @@ def create_app(
     plugins: Sequence[PluginProtocol] = (),
     settings: Settings | None = None,
     template_globals: Mapping[str, object] | None = None,
+    form_targets: FormTargets | None = None,
 ) -> ZegelApp:
     """Build one of Zegel's web apps.
 
@@ -91,6 +92,8 @@ def create_app(
     - `template_dir`: the app's templates; the shared ones (base.html, _macros.html,
       error.html) are found after it. `layout` is the app's base template, which shared
       templates such as error.html extend (default `base_<name>.html`).
+    - `form_targets`: origins a form may lead to elsewhere (Content-Security-Policy form-action),
+      asked per request.
     """
     settings = settings or get_settings()
     configure_logging(settings)
@@ -127,6 +130,6 @@ def create_app(
         openapi_config=None,
         debug=False,
     )
-    app.edge = Edge(settings, metrics)
+    app.edge = Edge(settings, metrics, form_targets)
     app.metrics = metrics
     return app

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import re
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 
 from litestar.types import HTTPScope, Message, Receive, Scope, Send
 
@@ -55,10 +55,27 @@ def sane_request_id(value: str | None) -> str | None:
     return None
 
 
+FormTargets = Callable[[], Sequence[str]]
+"""Origins forms may lead to besides the app itself (see security.content_security_policy)."""
+
+
 class Edge:
-    def __init__(self, settings: Settings, metrics: Metrics) -> None:
+    def __init__(
+        self, settings: Settings, metrics: Metrics, form_targets: FormTargets | None = None
+    ) -> None:
+        self.settings = settings
         self.metrics = metrics
-        self.headers = security_headers(settings)
+        self.form_targets = form_targets or tuple
+        self._headers: dict[tuple[str, ...], list[tuple[bytes, bytes]]] = {}
+
+    @property
+    def headers(self) -> list[tuple[bytes, bytes]]:
+        """The security headers; asked per request because the providers behind the form
+        targets can change while the app runs (tests, reconfiguration)."""
+        targets = tuple(self.form_targets())
+        if targets not in self._headers:
+            self._headers[targets] = security_headers(self.settings, targets)
+        return self._headers[targets]
 
     async def __call__(self, scope: HTTPScope, receive: Receive, send: Send, app: ASGICall) -> None:
         request_id = sane_request_id(_header(scope, REQUEST_ID_HEADER.encode()))

@@ -6,6 +6,7 @@ Each app supplies its own templates `login_failed.html` and `logged_out.html`.
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 from typing import Any
 
 from litestar import Request, Response, get, post
@@ -17,7 +18,7 @@ from shared.integrations.oidc.client import LoginFailed
 from shared.integrations.oidc.levels import LEVEL_NAMES, AuthLevel
 from shared.services import auth
 from shared.web.params import DbSession, FromQuery
-from shared.web.security import NO_STORE
+from shared.web.security import NO_STORE, origin
 from shared.web.sessions import (
     clear_session_cookie,
     public_url,
@@ -27,6 +28,12 @@ from shared.web.sessions import (
 
 CALLBACK = "/aanmelden/terug"
 LOGGED_OUT = "/afgemeld"
+
+
+def provider_origin(app: auth.App) -> Callable[[], list[str]]:
+    """For the app's form-action policy: logging out redirects (after a form POST) to the
+    identity provider's end-session endpoint, on the provider's origin."""
+    return lambda: [origin(auth.provider(app).config.issuer)]
 
 
 def login_routes(app: auth.App, *, default_return: str) -> list[HTTPRouteHandler]:

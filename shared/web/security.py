@@ -2,23 +2,41 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from urllib.parse import urlsplit
+
 from litestar.config.csrf import CSRFConfig
 from litestar.datastructures import CacheControlHeader
 
 from shared.config import Environment, Settings
 
-CONTENT_SECURITY_POLICY = "; ".join(
-    (
-        "default-src 'self'",
-        "script-src 'self'",
-        "style-src 'self'",
-        "img-src 'self' data:",
-        "object-src 'none'",
-        "base-uri 'self'",
-        "form-action 'self'",
-        "frame-ancestors 'none'",
+
+def content_security_policy(form_targets: Sequence[str] = ()) -> str:
+    """The strict policy of both apps. `form_targets` are origins (scheme://host[:port]) a form
+    may lead to besides this site: a form that redirects elsewhere — logout to the identity
+    provider's end-session endpoint, payment to the payment page — needs its origin here,
+    because browsers apply form-action to the whole redirect chain."""
+    return "; ".join(
+        (
+            "default-src 'self'",
+            "script-src 'self'",
+            "style-src 'self'",
+            "img-src 'self' data:",
+            "object-src 'none'",
+            "base-uri 'self'",
+            " ".join(("form-action 'self'", *sorted(set(form_targets)))),
+            "frame-ancestors 'none'",
+        )
     )
-)
+
+
+def origin(url: str) -> str:
+    """scheme://host[:port] of an absolute URL."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+CONTENT_SECURITY_POLICY = content_security_policy()
 
 PERMISSIONS_POLICY = ", ".join(
     f"{feature}=()"
@@ -60,10 +78,12 @@ def cookie_name(settings: Settings, name: str) -> str:
     return f"__Host-{name}" if secure_cookies(settings) else name
 
 
-def security_headers(settings: Settings) -> list[tuple[bytes, bytes]]:
+def security_headers(
+    settings: Settings, form_targets: Sequence[str] = ()
+) -> list[tuple[bytes, bytes]]:
     """The headers every response of both apps carries."""
     headers = {
-        "content-security-policy": CONTENT_SECURITY_POLICY,
+        "content-security-policy": content_security_policy(form_targets),
         "x-content-type-options": "nosniff",
         "referrer-policy": "same-origin",
         "x-frame-options": "DENY",

@@ -3,6 +3,8 @@
 Fixtures for any journey:
 - `live_server(app) -> base URL`: serve an ASGI app on a free loopback port for the session.
 - `portal_url`, `backoffice_url`: the two apps, started once per session.
+- `sandbox_url`: the sandbox server (OpenID Provider, TSA, mail page); while the e2e tests run,
+  both apps log in at its OpenID Provider.
 - `browser`: Debian's Chromium (never skipped: a missing browser fails the run).
 - `page`: a fresh context and page (Dutch, Belgium) whose console is watched (`page_console`).
 Helpers (tests/e2e/browser.py): `screenshot(page, name)`, `assert_accessible(page)`.
@@ -10,18 +12,17 @@ Helpers (tests/e2e/browser.py): `screenshot(page, name)`, `assert_accessible(pag
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import socket
-import threading
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-import uvicorn
 from playwright.sync_api import Browser, Page, sync_playwright
 
 from tests.e2e.browser import Console
+from tests.live_server import LiveServer, bind_loopback, url_of
 
 CHROMIUM = Path(os.environ.get("ZEGEL_E2E_CHROMIUM", "/usr/bin/chromium"))
 CHROMIUM_ARGS = [
@@ -33,49 +34,20 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 
-ServeApp = Callable[[object], str]
-
-
-class _Server(uvicorn.Server):
-    def __init__(self, app: object, sock: socket.socket) -> None:
-        super().__init__(
-            uvicorn.Config(app, log_config=None, access_log=False, lifespan="on", ws="none")  # type: ignore[arg-type]
-        )
-        self.sock = sock
-        self.thread = threading.Thread(target=self._run, daemon=True, name="live-server")
-
-    def _run(self) -> None:
-        self.run(sockets=[self.sock])
-
-    def start(self, timeout: float = 15.0) -> None:
-        self.thread.start()
-        deadline = time.monotonic() + timeout
-        while not self.started:
-            if not self.thread.is_alive():
-                raise RuntimeError("the live server stopped while starting (see the log above)")
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"the live server did not start within {timeout} s")
-            time.sleep(0.02)
-
-    def stop(self) -> None:
-        self.should_exit = True
-        self.thread.join(timeout=10)
+ServeApp = Callable[..., str]
 
 
 @pytest.fixture(scope="session")
 def live_server(database: str) -> Iterator[ServeApp]:
     """`live_server(app)` serves `app` on 127.0.0.1 for the rest of the session; returns its URL."""
-    servers: list[_Server] = []
+    servers: list[LiveServer] = []
 
-    def serve(app: object) -> str:
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind(("127.0.0.1", 0))
-        server = _Server(app, sock)
-        server.start()
+    def serve(app: object, sock: socket.socket | None = None) -> str:
+        """Serve `app`, on `sock` when given (bound with `bind_loopback`, to know the URL before
+        the app is built)."""
+        server = LiveServer(app, sock)
         servers.append(server)
-        host, port = sock.getsockname()
-        return f"http://{host}:{port}"
+        return server.start()
 
     yield serve
     for server in servers:
@@ -94,6 +66,25 @@ def backoffice_url(live_server: ServeApp) -> str:
     from backoffice.app import create_app
 
     return live_server(create_app())
+
+
+@pytest.fixture(scope="package")
+def sandbox_url(live_server: ServeApp) -> Iterator[str]:
+    """The sandboxes on loopback; the portal and back office log in at its OpenID Provider
+    (with the settings' client ids and secrets, as `zegel demo` does)."""
+    from shared.integrations.oidc.client import OidcClient
+    from shared.integrations.sandbox_app import create_sandbox_app
+    from shared.services import auth
+
+    sock = bind_loopback()
+    base = url_of(sock)
+    live_server(create_sandbox_app(base_url=base), sock)
+    for app in auth.App:
+        config = dataclasses.replace(auth.provider_config(app), issuer=f"{base}/oidc")
+        auth.use_provider(app, OidcClient(config))
+    yield base
+    for app in auth.App:
+        auth.use_provider(app, None)
 
 
 @pytest.fixture(scope="session")

@@ -8,8 +8,6 @@ Zegel's own relying party.
 from __future__ import annotations
 
 import re
-import socket
-import threading
 import time
 import warnings
 from collections.abc import Iterator
@@ -20,7 +18,6 @@ from urllib.parse import parse_qs, urlsplit
 import authlib.deprecate
 import httpx
 import pytest
-import uvicorn
 from authlib.common.security import generate_token
 from authlib.oauth2.rfc7523 import PrivateKeyJWT
 from authlib.oauth2.rfc7523.assertion import private_key_jwt_sign
@@ -46,6 +43,7 @@ from shared.integrations.oidc.identities import (
 )
 from shared.integrations.oidc.sandbox import SandboxClient, create_oidc_sandbox_router
 from shared.integrations.sandbox_app import create_sandbox_app
+from tests.live_server import bind_loopback, serving, url_of
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", authlib.deprecate.AuthlibDeprecationWarning)
@@ -832,17 +830,10 @@ def test_the_sandbox_app_mounts_the_provider_for_both_apps() -> None:
 # -- Zegel's own relying party against the sandbox, over real HTTP ------------------------
 
 
-class _Server(uvicorn.Server):
-    def install_signal_handlers(self) -> None:  # running in a thread
-        pass
-
-
 @pytest.fixture(scope="module")
 def live_op() -> Iterator[str]:
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    base = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    sock = bind_loopback()
+    base = url_of(sock)
     clients = [
         SandboxClient("portal", client_secret=SECRET, allow_any_loopback_redirect=True),
         SandboxClient(
@@ -852,17 +843,8 @@ def live_op() -> Iterator[str]:
         ),
     ]
     app = Litestar([create_oidc_sandbox_router(f"{base}/oidc", clients)])
-    server = _Server(uvicorn.Config(app, log_config=None, access_log=False, lifespan="on"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 15
-    while not server.started:
-        assert thread.is_alive(), "the sandbox stopped while starting"
-        assert time.monotonic() < deadline, "the sandbox did not start in time"
-        time.sleep(0.02)
-    yield f"{base}/oidc"
-    server.should_exit = True
-    thread.join(timeout=10)
+    with serving(app, sock):
+        yield f"{base}/oidc"
 
 
 @pytest.mark.parametrize("client_id", ["portal", "jwt-client"])

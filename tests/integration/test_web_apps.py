@@ -16,15 +16,15 @@ from litestar import get, post
 from litestar.testing import TestClient
 
 from shared import db
+from shared.config import get_settings
 from shared.errors import IllegalTransition
 from shared.jobs import enqueue
 from shared.web import ZegelApp, create_app
-from shared.web.security import CONTENT_SECURITY_POLICY
+from shared.web.security import content_security_policy, origin
 
 APPS = ("portal", "backoffice")
 
 SECURITY_HEADERS = {
-    "content-security-policy": CONTENT_SECURITY_POLICY,
     "x-content-type-options": "nosniff",
     "referrer-policy": "same-origin",
     "x-frame-options": "DENY",
@@ -280,13 +280,20 @@ def test_csrf_cookie_is_httponly_and_lax(client: TestClient[ZegelApp]) -> None:
     ],
 )
 def test_every_response_has_the_security_headers(
-    client: TestClient[ZegelApp], method: str, path: str
+    request: pytest.FixtureRequest, client: TestClient[ZegelApp], method: str, path: str
 ) -> None:
     response = client.request(method, path)
     for header, value in SECURITY_HEADERS.items():
         assert response.headers.get(header) == value, header
     assert "camera=()" in response.headers["permissions-policy"]
     assert "strict-transport-security" not in response.headers  # only outside dev and test
+    # Forms may lead to this site and to the identity provider's origin (logout), nowhere else.
+    settings = get_settings()
+    app = request.node.callspec.params["client"]
+    issuer = settings.citizen_oidc_issuer if app == "portal" else settings.staff_oidc_issuer
+    csp = response.headers["content-security-policy"]
+    assert csp == content_security_policy([origin(issuer)])
+    assert f"form-action 'self' {origin(issuer)};" in csp
 
 
 def test_hsts_and_secure_cookies_in_production() -> None:

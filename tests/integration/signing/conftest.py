@@ -11,8 +11,6 @@ import secrets
 import shutil
 import socket
 import subprocess
-import threading
-import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -20,7 +18,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-import uvicorn
 from litestar import Litestar
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -40,6 +37,7 @@ from shared.pdf.letters import Letter, render_letter
 from shared.services.organisations import add_staff_member
 from shared.storage import get_storage
 from tests import factories
+from tests.live_server import serving
 
 PASSPHRASE = "geheim-wachtwoord"
 PASSPHRASE_ENV = "ZEGEL_TEST_SIGNER_PASSPHRASE"
@@ -105,40 +103,14 @@ def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
     return Pki(folder, root, tsa, signers, roots_path, crl_path, config_path)
 
 
-class _Server(uvicorn.Server):
-    def __init__(self, app: Litestar, sock: socket.socket) -> None:
-        super().__init__(
-            uvicorn.Config(app, log_config=None, access_log=False, lifespan="on", ws="none")
-        )
-        self.sock = sock
-        self.thread = threading.Thread(target=self.run, kwargs={"sockets": [sock]}, daemon=True)
-
-    def start(self) -> None:
-        self.thread.start()
-        deadline = time.monotonic() + 15
-        while not self.started:
-            if not self.thread.is_alive() or time.monotonic() > deadline:
-                raise RuntimeError("the TSA sandbox did not start")
-            time.sleep(0.02)
-
-    def stop(self) -> None:
-        self.should_exit = True
-        self.thread.join(timeout=10)
-
-
 @pytest.fixture(scope="session")
 def tsa_url(pki: Pki) -> Iterator[str]:
     """The sandbox TSA (with the test PKI's TSA certificate) served by uvicorn on loopback."""
     from shared.integrations.tsa.sandbox import create_tsa_sandbox_router
 
     app = Litestar([create_tsa_sandbox_router(lambda: (pki.tsa, [pki.root.certificate]))])
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    server = _Server(app, sock)
-    server.start()
-    host, port = sock.getsockname()
-    yield f"http://{host}:{port}/tsa"
-    server.stop()
+    with serving(app) as url:
+        yield f"{url}/tsa"
 
 
 @pytest.fixture
