@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from backoffice.controllers import admin, documents
+from backoffice.controllers import admin, documents, signing_folder
 from backoffice.controllers.start import start_page, switch_organisation
 from backoffice.navigation import menu_for
 from shared.services.auth import App
@@ -26,7 +26,12 @@ def create_app() -> ZegelApp:
             *login_routes(App.BACKOFFICE, default_return="/"),
             documents.document_list,
             documents.document_detail,
-            documents.signing_folder,
+            signing_folder.signing_folder,
+            signing_folder.signing_confirm,
+            signing_folder.signing_start,
+            signing_folder.signing_progress,
+            signing_folder.signing_decline_form,
+            signing_folder.signing_decline,
             admin.staff_list,
             admin.staff_new,
             admin.staff_create,

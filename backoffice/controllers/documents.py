@@ -1,4 +1,4 @@
-"""Outgoing documents (stukken) of the current organisation, and the signing folder."""
+"""Outgoing documents (stukken) of the current organisation."""
 
 from __future__ import annotations
 
@@ -61,24 +61,6 @@ def document_detail(
             "staff": staff,
             "view": view,
             "status_label": DOCUMENT_STATES.label,
-            "function_label": SIGNER_FUNCTION_LABELS,
-        },
-    )
-
-
-@get(
-    "/handtekenmap",
-    name="signing_folder",
-    guards=[role_guard(StaffRole.ONDERTEKENAAR)],
-    sync_to_thread=True,
-    cache_control=NO_STORE,
-)
-def signing_folder(db_session: DbSession, staff: Staff) -> Template:
-    return Template(
-        template_name="signing_folder.html",
-        context={
-            "staff": staff,
-            "requests": documents.awaiting_my_signature(db_session, staff),
             "function_label": SIGNER_FUNCTION_LABELS,
         },
     )

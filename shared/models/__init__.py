@@ -47,7 +47,14 @@ from shared.models.people import (
     StaffUser,
 )
 from shared.models.sessions import LoginAttempt, WebSession
-from shared.models.signing import SIGNATURE_STATES, SignatureRequest, SignatureStatus
+from shared.models.signing import (
+    SIGNATURE_STATES,
+    SIGNING_BATCH_STATES,
+    SignatureRequest,
+    SignatureStatus,
+    SigningBatch,
+    SigningBatchStatus,
+)
 
 __all__ = [
     "DISPATCH_STATES",
@@ -56,6 +63,7 @@ __all__ = [
     "PAYMENT_REQUEST_STATES",
     "PAYMENT_STATES",
     "SIGNATURE_STATES",
+    "SIGNING_BATCH_STATES",
     "AuditChainHead",
     "AuditEvent",
     "Channel",
@@ -90,6 +98,8 @@ __all__ = [
     "SignatureRequest",
     "SignatureStatus",
     "SignerFunction",
+    "SigningBatch",
+    "SigningBatchStatus",
     "StaffRole",
     "StaffRoleAssignment",
     "StaffUser",

@@ -82,3 +82,49 @@ class SignatureRequest(IdMixin, TimestampMixin, Base):
 
     document: Mapped[Document] = relationship()
     signer: Mapped[StaffUser | None] = relationship()
+
+
+class SigningBatchStatus(StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    FINISHED = "finished"
+
+
+SIGNING_BATCH_STATES = machine(
+    "signing_batch",
+    "De reeks handtekeningen",
+    {
+        SigningBatchStatus.QUEUED: (SigningBatchStatus.RUNNING, SigningBatchStatus.FINISHED),
+        SigningBatchStatus.RUNNING: (SigningBatchStatus.FINISHED,),
+    },
+    {
+        SigningBatchStatus.QUEUED: "in de wachtrij",
+        SigningBatchStatus.RUNNING: "bezig",
+        SigningBatchStatus.FINISHED: "klaar",
+    },
+)
+
+
+class SigningBatch(TimestampMixin, Base):
+    """One confirmed "sign these" of a signer: signed in the background, with its progress.
+
+    Its id comes from the confirmation form, so submitting that form twice (a double click, a
+    second tab, a reload) finds the same batch instead of starting a second one."""
+
+    __tablename__ = "signing_batch"
+    states: ClassVar[StateMachine[SigningBatchStatus]] = SIGNING_BATCH_STATES
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    organisation_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("organisation.id"), index=True)
+    signer_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("staff_user.id"), index=True)
+    request_ids: Mapped[list[str]] = mapped_column(JSON)
+    """The signature requests to sign, in order."""
+    status: Mapped[SigningBatchStatus] = mapped_column(
+        enum_column(SigningBatchStatus, "signing_batch_status"),
+        default=SigningBatchStatus.QUEUED,
+    )
+    outcomes: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
+    """Per request, when finished: {request_id, document_id, signed, code, message}."""
+    finished_at: Mapped[datetime | None]
+
+    signer: Mapped[StaffUser] = relationship()

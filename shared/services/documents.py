@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session, joinedload
 
+from shared.errors import NotFound
+from shared.i18n import gettext
 from shared.models.audit import AuditEvent
 from shared.models.documents import Document, DocumentStatus
 from shared.models.people import StaffRole, StaffRoleAssignment
@@ -69,6 +71,34 @@ def document_view(session: Session, context: StaffContext, document_id: uuid.UUI
         ).all()
     )
     return DocumentView(document, signatures, timeline)
+
+
+def my_signature_request(
+    session: Session, context: StaffContext, request_id: uuid.UUID
+) -> SignatureRequest:
+    """A signature request of this organisation for one of the signer's functions."""
+    context.require(StaffRole.ONDERTEKENAAR)
+    found = session.scalars(
+        select(SignatureRequest)
+        .options(joinedload(SignatureRequest.document).joinedload(Document.recipient))
+        .join(
+            StaffRoleAssignment,
+            and_(
+                StaffRoleAssignment.organisation_id == SignatureRequest.organisation_id,
+                StaffRoleAssignment.signer_function == SignatureRequest.signer_function,
+                StaffRoleAssignment.staff_user_id == context.user_id,
+                StaffRoleAssignment.role == StaffRole.ONDERTEKENAAR,
+            ),
+        )
+        .where(
+            SignatureRequest.id == request_id,
+            SignatureRequest.organisation_id == context.organisation_id,
+        )
+        .limit(1)
+    ).first()
+    if found is None:
+        raise NotFound(gettext("Deze handtekening bestaat niet."))
+    return found
 
 
 def awaiting_my_signature(session: Session, context: StaffContext) -> list[SignatureRequest]:

@@ -184,6 +184,18 @@ def _signer_assignments(
     return found
 
 
+def capacity_of(session: Session, signer_user_id: uuid.UUID, request: SignatureRequest) -> str:
+    """The capacity in which this signer would sign `request` (for the confirmation page)."""
+    assignment = _signer_assignments(session, signer_user_id).get(
+        (request.organisation_id, request.signer_function)
+    )
+    organisation = session.get(Organisation, request.organisation_id)
+    assert organisation is not None
+    if assignment is None:
+        return function_label(request.signer_function, organisation.kind)
+    return capacity(assignment, organisation.kind)
+
+
 # -- outcomes -------------------------------------------------------------------------------
 
 
