@@ -10,6 +10,7 @@ from litestar.response import Template
 from shared.errors import InvalidInput
 from shared.models.documents import DOCUMENT_STATES, DocumentStatus
 from shared.models.people import SIGNER_FUNCTION_LABELS, StaffRole
+from shared.models.signing import SIGNATURE_STATES
 from shared.services import documents
 from shared.web import NO_STORE
 from shared.web.params import DbSession, FromPath, FromQuery, Staff
@@ -61,6 +62,7 @@ def document_detail(
             "staff": staff,
             "view": view,
             "status_label": DOCUMENT_STATES.label,
+            "signature_label": SIGNATURE_STATES.label,
             "function_label": SIGNER_FUNCTION_LABELS,
         },
     )

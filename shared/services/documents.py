@@ -10,11 +10,11 @@ from sqlalchemy.orm import Session, joinedload
 
 from shared.errors import NotFound
 from shared.i18n import gettext
-from shared.models.audit import AuditEvent
 from shared.models.documents import Document, DocumentStatus
 from shared.models.people import StaffRole, StaffRoleAssignment
 from shared.models.signing import SignatureRequest, SignatureStatus
 from shared.services.access import StaffContext, document_for_staff
+from shared.services.timeline import TimelineEntry, document_timeline
 
 
 def list_documents(
@@ -46,7 +46,7 @@ def count_by_status(session: Session, context: StaffContext) -> dict[DocumentSta
 class DocumentView:
     document: Document
     signatures: list[SignatureRequest]
-    timeline: list[AuditEvent]
+    timeline: list[TimelineEntry]
 
 
 def document_view(session: Session, context: StaffContext, document_id: uuid.UUID) -> DocumentView:
@@ -60,16 +60,7 @@ def document_view(session: Session, context: StaffContext, document_id: uuid.UUI
             .order_by(SignatureRequest.position)
         ).all()
     )
-    timeline = list(
-        session.scalars(
-            select(AuditEvent)
-            .where(
-                AuditEvent.organisation_id == context.organisation_id,
-                AuditEvent.object_id == str(document.id),
-            )
-            .order_by(AuditEvent.sequence)
-        ).all()
-    )
+    timeline = document_timeline(session, context.organisation_id, document.id)
     return DocumentView(document, signatures, timeline)
 
 

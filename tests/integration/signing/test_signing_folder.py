@@ -217,6 +217,15 @@ def test_a_batch_is_confirmed_once_signed_in_the_background_and_never_twice(
         found = pdfsig(get_storage().get(document.current_sha256), nss_db, tmp_path)  # type: ignore[arg-type]
         assert [s.valid and s.trusted for s in found] == [True, True]
 
+    # The document page tells the story and shows the stored verdict on each signature.
+    session.rollback()
+    folder.login(folder.director_cookie)
+    page = folder.client.get(f"/stukken/{folder.documents[0]}").text
+    assert "Ondertekend als algemeen directeur" in page
+    assert "Ondertekend als burgemeester" in page
+    assert "Handtekeningen gecontroleerd: 2 van 2 geldig" in page
+    assert page.count("Certificaat vertrouwd") == 2
+
 
 def test_nothing_chosen_is_a_clear_message(folder: Folder, session: Session) -> None:
     response = folder.client.post("/handtekenmap/bevestigen", data={"_csrf_token": folder.csrf()})

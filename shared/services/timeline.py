@@ -1,0 +1,109 @@
+"""A document's history in words: the audit events of the document and of its signatures,
+described in Dutch for the people who follow it (the portal shows its own citizen version)."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from shared.i18n import gettext as _
+from shared.models.audit import AuditEvent
+from shared.models.documents import DOCUMENT_STATES, DocumentStatus
+from shared.models.signing import SignatureRequest
+
+
+@dataclass(frozen=True)
+class TimelineEntry:
+    occurred_at: datetime
+    text: str
+    actor: str | None
+    tone: str = "neutral"
+    """For the badge beside it: neutral, success, warning, danger."""
+
+
+def document_timeline(
+    session: Session, organisation_id: uuid.UUID, document_id: uuid.UUID
+) -> list[TimelineEntry]:
+    """Every event of the document and of its signature requests, oldest first."""
+    request_ids = [
+        str(i)
+        for i in session.scalars(
+            select(SignatureRequest.id).where(SignatureRequest.document_id == document_id)
+        )
+    ]
+    events = session.scalars(
+        select(AuditEvent)
+        .where(
+            AuditEvent.organisation_id == organisation_id,
+            or_(
+                AuditEvent.object_id == str(document_id),
+                AuditEvent.object_id.in_(request_ids),
+            ),
+        )
+        .order_by(AuditEvent.sequence)
+    ).all()
+    return [describe(event) for event in events]
+
+
+def describe(event: AuditEvent) -> TimelineEntry:
+    data: dict[str, Any] = event.data or {}
+    text, tone = _text(event.action, data, event.status_after)
+    return TimelineEntry(event.occurred_at, text, event.actor_label, tone)
+
+
+def _text(action: str, data: dict[str, Any], status_after: str | None) -> tuple[str, str]:
+    match action:
+        case "document.registered":
+            return _("Geregistreerd"), "neutral"
+        case "document.pdf_replaced":
+            return _("Nieuw PDF-bestand opgeladen: %(name)s") % {
+                "name": data.get("file_name", "")
+            }, "neutral"
+        case "document.screened":
+            return _("Gescreend"), "neutral"
+        case "document.awaiting_signature":
+            return _("Ter ondertekening voorgelegd"), "neutral"
+        case "document.signed":
+            return _("Volledig ondertekend"), "success"
+        case "document.ready":
+            return _("Klaar voor verzending"), "neutral"
+        case "document.returned":
+            return (
+                _("Teruggestuurd door %(who)s (%(capacity)s): %(reason)s")
+                % {
+                    "who": data.get("declined_by") or _("de ondertekenaar"),
+                    "capacity": data.get("capacity", ""),
+                    "reason": data.get("reason", ""),
+                },
+                "warning",
+            )
+        case "document.signatures_validated":
+            return (
+                _("Handtekeningen gecontroleerd: %(valid)d van %(count)d geldig")
+                % {"valid": data.get("valid", 0), "count": data.get("signatures", 0)},
+                "success" if data.get("valid") == data.get("signatures") else "danger",
+            )
+        case "signature_request.signed":
+            return _("Ondertekend als %(capacity)s") % {
+                "capacity": data.get("capacity", "")
+            }, "success"
+        case "signature_request.declined":
+            return (
+                _("Ondertekening geweigerd als %(capacity)s: %(reason)s")
+                % {"capacity": data.get("capacity", ""), "reason": data.get("reason", "")},
+                "warning",
+            )
+        case "signature_request.cancelled":
+            return _("Handtekening niet meer gevraagd"), "neutral"
+    if action.startswith("document.") and status_after:
+        try:
+            label = DOCUMENT_STATES.label(DocumentStatus(status_after))
+        except ValueError:
+            return action, "neutral"
+        return label[:1].upper() + label[1:], "neutral"
+    return action, "neutral"
