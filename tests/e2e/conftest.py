@@ -4,7 +4,9 @@ Fixtures for any journey:
 - `live_server(app) -> base URL`: serve an ASGI app on a free loopback port for the session.
 - `portal_url`, `backoffice_url`: the two apps, started once per session.
 - `sandbox_url`: the sandbox server (OpenID Provider, TSA, mail page); while the e2e tests run,
-  both apps log in at its OpenID Provider.
+  both apps log in at its OpenID Provider and sign with its TSA, with the demo signers' keys
+  (the development PKI, as `zegel demo` does).
+- `worker`: a background worker thread, for journeys that wait for jobs.
 - `browser`: Debian's Chromium (never skipped: a missing browser fails the run).
 - `page`: a fresh context and page (Dutch, Belgium) whose console is watched (`page_console`).
 Helpers (tests/e2e/browser.py): `screenshot(page, name)`, `assert_accessible(page)`.
@@ -15,12 +17,14 @@ from __future__ import annotations
 import dataclasses
 import os
 import socket
+import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 
+from shared.config import get_settings
 from tests.e2e.browser import Console
 from tests.live_server import LiveServer, bind_loopback, url_of
 
@@ -75,16 +79,43 @@ def sandbox_url(live_server: ServeApp) -> Iterator[str]:
     from shared.integrations.oidc.client import OidcClient
     from shared.integrations.sandbox_app import create_sandbox_app
     from shared.services import auth
+    from shared.services.demo_data import (
+        DEMO_SIGNER_PASSPHRASE,
+        DEMO_SIGNER_PASSPHRASE_ENV,
+        ensure_demo_pki,
+    )
 
     sock = bind_loopback()
     base = url_of(sock)
-    live_server(create_sandbox_app(base_url=base), sock)
-    for app in auth.App:
-        config = dataclasses.replace(auth.provider_config(app), issuer=f"{base}/oidc")
-        auth.use_provider(app, OidcClient(config))
-    yield base
-    for app in auth.App:
-        auth.use_provider(app, None)
+    with pytest.MonkeyPatch.context() as environment:
+        environment.setenv("ZEGEL_TSA_URL", f"{base}/tsa")
+        environment.setenv("ZEGEL_REVOCATION_CHECKS_ONLINE", "false")
+        environment.setenv(DEMO_SIGNER_PASSPHRASE_ENV, DEMO_SIGNER_PASSPHRASE)
+        get_settings.cache_clear()
+        ensure_demo_pki()
+        live_server(create_sandbox_app(base_url=base), sock)
+        for app in auth.App:
+            config = dataclasses.replace(auth.provider_config(app), issuer=f"{base}/oidc")
+            auth.use_provider(app, OidcClient(config))
+        yield base
+        for app in auth.App:
+            auth.use_provider(app, None)
+    get_settings.cache_clear()
+
+
+@pytest.fixture(scope="package")
+def worker(sandbox_url: str) -> Iterator[None]:
+    """One background worker, polling often, for as long as the browser journeys run."""
+    from shared.jobs import Worker
+
+    stop = threading.Event()
+    runner = Worker("e2e-worker")
+    runner.poll_seconds = 0.2
+    thread = threading.Thread(target=runner.run_forever, args=(stop,), daemon=True)
+    thread.start()
+    yield
+    stop.set()
+    thread.join(timeout=30)
 
 
 @pytest.fixture(scope="session")
