@@ -11,8 +11,9 @@ from pathlib import Path
 
 from litestar.types import Guard
 
-from portal.controllers.documents import document, my_documents
-from portal.controllers.start import start_page
+from portal.controllers import code, documents
+from portal.controllers.start import accessibility_statement, start_page
+from shared.models.documents import GOVERNING_BODY_LABELS
 from shared.services.auth import App
 from shared.web import ZegelApp
 from shared.web import create_app as create_web_app
@@ -28,14 +29,19 @@ def create_app(guards: Sequence[Guard] = ()) -> ZegelApp:
         route_handlers=[
             start_page,
             *login_routes(App.PORTAL, default_return="/mijn-documenten"),
-            my_documents,
-            document,
+            documents.my_documents,
+            documents.document,
+            documents.document_pdf,
+            accessibility_statement,
+            code.code_form,
+            code.code_open,
         ],
         template_dir=TEMPLATES,
         title="Zegel — Uw documenten van de gemeente",
         layout="base_portal.html",
         guards=guards,
         form_targets=provider_origin(App.PORTAL),
+        template_globals={"body_label": GOVERNING_BODY_LABELS.__getitem__},
     )
 
 

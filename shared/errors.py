@@ -35,6 +35,13 @@ class InvalidInput(DomainError):
     code = "invalid_input"
 
 
+class TooManyAttempts(DomainError):
+    """Rate limit reached (guessing codes, ...): try again later."""
+
+    status_code = 429
+    code = "too_many_attempts"
+
+
 class ConfigError(Exception):
     """The configuration cannot work. The message is one line that says why."""
 

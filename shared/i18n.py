@@ -176,6 +176,13 @@ def format_datetime(value: datetime | None, format: str = "d MMMM yyyy, HH:mm") 
     return _babel_format_datetime(value, format=format, tzinfo=TIMEZONE, locale=_babel_locale())
 
 
+def format_structured_communication(digits: str) -> str:
+    """+++123/4567/89012+++, the way Belgian banks print a structured communication."""
+    if len(digits) != 12 or not digits.isdigit():
+        return digits
+    return f"+++{digits[:3]}/{digits[3:7]}/{digits[7:]}+++"
+
+
 def format_money(cents: int | None, currency: str = "EUR") -> str:
     """An amount in cents as people read it: 123450 → '€ 1.234,50'."""
     if cents is None:
@@ -195,5 +202,6 @@ def install_jinja_i18n(environment: Environment) -> None:
     environment.filters["date"] = format_date
     environment.filters["datetime"] = format_datetime
     environment.filters["money"] = format_money
+    environment.filters["ogm"] = format_structured_communication
     environment.globals["current_language"] = current_language
     environment.globals["LANGUAGES"] = LANGUAGES

@@ -1,17 +1,22 @@
-"""The citizen's documents: the list and one document (the portal issue fills these out)."""
+"""The citizen's documents: the list, one document, and its PDF."""
 
 from __future__ import annotations
 
-from litestar import get
+from litestar import Response, get
 from litestar.di import Provide
 from litestar.response import Template
 
-from shared.services import access
+from shared.services import portal
 from shared.web import NO_STORE
-from shared.web.params import Citizen, DbSession, FromPath
+from shared.web.params import Citizen, DbSession, FromPath, FromQuery
 from shared.web.sessions import citizen_guard, citizen_session
 
 CITIZEN = {"citizen": Provide(citizen_session)}
+
+
+def _digest(citizen: Citizen) -> str:
+    assert citizen.citizen_ssin_digest is not None  # citizen_guard lets only citizens in
+    return citizen.citizen_ssin_digest
 
 
 @get(
@@ -23,11 +28,12 @@ CITIZEN = {"citizen": Provide(citizen_session)}
     cache_control=NO_STORE,
 )
 def my_documents(db_session: DbSession, citizen: Citizen) -> Template:
-    assert citizen.citizen_ssin_digest is not None
-    documents = access.documents_for_citizen(db_session, citizen.citizen_ssin_digest)
     return Template(
         template_name="my_documents.html",
-        context={"documents": documents, "citizen_name": citizen.display_name},
+        context={
+            "documents": portal.my_documents(db_session, _digest(citizen)),
+            "citizen_name": citizen.display_name,
+        },
     )
 
 
@@ -40,9 +46,40 @@ def my_documents(db_session: DbSession, citizen: Citizen) -> Template:
     cache_control=NO_STORE,
 )
 def document(db_session: DbSession, citizen: Citizen, token: FromPath[str]) -> Template:
-    assert citizen.citizen_ssin_digest is not None
-    found = access.document_for_citizen(db_session, citizen.citizen_ssin_digest, token)
     return Template(
         template_name="document.html",
-        context={"document": found, "citizen_name": citizen.display_name},
+        context={
+            "view": portal.citizen_document(db_session, _digest(citizen), token),
+            "citizen_name": citizen.display_name,
+        },
     )
+
+
+@get(
+    "/d/{token:str}/pdf",
+    name="document_pdf",
+    guards=[citizen_guard("view")],
+    dependencies=CITIZEN,
+    sync_to_thread=True,
+    cache_control=NO_STORE,
+)
+def document_pdf(
+    db_session: DbSession,
+    citizen: Citizen,
+    token: FromPath[str],
+    download: FromQuery[bool] = False,
+) -> Response[bytes]:
+    """The signed PDF: shown in the browser, or saved with `?download=true`."""
+    content, name = portal.document_pdf(db_session, _digest(citizen), token)
+    disposition = "attachment" if download else "inline"
+    return Response(
+        content,
+        media_type="application/pdf",
+        headers={"content-disposition": f'{disposition}; filename="{_safe(name)}"'},
+    )
+
+
+def _safe(name: str) -> str:
+    """A file name that cannot break out of the header's quotes."""
+    cleaned = "".join(c for c in name if c.isalnum() or c in "._- ")
+    return cleaned.strip() or "document.pdf"

@@ -46,7 +46,7 @@ from shared.models.people import (
     StaffRoleAssignment,
     StaffUser,
 )
-from shared.models.sessions import LoginAttempt, WebSession
+from shared.models.sessions import AccessCodeAttempt, LoginAttempt, WebSession
 from shared.models.signing import (
     SIGNATURE_STATES,
     SIGNING_BATCH_STATES,
@@ -64,6 +64,7 @@ __all__ = [
     "PAYMENT_STATES",
     "SIGNATURE_STATES",
     "SIGNING_BATCH_STATES",
+    "AccessCodeAttempt",
     "AuditChainHead",
     "AuditEvent",
     "Channel",

@@ -56,3 +56,16 @@ class WebSession(IdMixin, Base):
 
     staff_user: Mapped[StaffUser | None] = relationship()
     organisation: Mapped[Organisation | None] = relationship()
+
+
+class AccessCodeAttempt(IdMixin, Base):
+    """Failed tries with a paper letter's access code, per client, to stop guessing.
+
+    The client is kept as a keyed digest of its address, never the address itself."""
+
+    __tablename__ = "access_code_attempt"
+
+    client_digest: Mapped[str] = mapped_column(String(64), unique=True)
+    window_started_at: Mapped[datetime] = mapped_column(default=utcnow)
+    failures: Mapped[int] = mapped_column(default=0)
+    locked_until: Mapped[datetime | None]

@@ -708,7 +708,7 @@ def decline(
         document,
         DocumentStatus.DRAFT,
         actor=actor,
-        action="document.returned",
+        action="document.declined",
         data={
             "reason": reason,
             "declined_by": signer.name if signer is not None else None,

@@ -72,7 +72,7 @@ def _text(action: str, data: dict[str, Any], status_after: str | None) -> tuple[
             return _("Volledig ondertekend"), "success"
         case "document.ready":
             return _("Klaar voor verzending"), "neutral"
-        case "document.returned":
+        case "document.declined":
             return (
                 _("Teruggestuurd door %(who)s (%(capacity)s): %(reason)s")
                 % {

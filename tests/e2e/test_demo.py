@@ -108,7 +108,7 @@ def test_demo_start_pages_in_the_browser(page: Page, demo: dict[str, str]) -> No
 
     page.goto(demo["portal"] + "/")
     expect(page.get_by_role("heading", level=1)).to_have_text("Uw documenten van de gemeente")
-    expect(page.get_by_text("Met de code op uw brief")).to_be_visible()
+    expect(page.get_by_role("heading", name="Met de code op uw brief")).to_be_visible()
     screenshot(page, "demo-portal-start")
 
     page.goto(demo["sandbox"] + "/")

@@ -34,7 +34,7 @@ def _event(
             "success",
         ),
         (
-            "document.returned",
+            "document.declined",
             {
                 "declined_by": "Els Vermeulen",
                 "capacity": "burgemeester",

@@ -507,7 +507,7 @@ def test_declining_returns_the_document_to_its_owner_with_the_reason(
     assert fresh is not None
     assert fresh.status is DocumentStatus.DRAFT
     returned = session.scalars(
-        select(AuditEvent).where(AuditEvent.action == "document.returned")
+        select(AuditEvent).where(AuditEvent.action == "document.declined")
     ).one()
     assert returned.data["reason"] == reason
     assert returned.data["declined_by"] == "Els Vermeulen"
