@@ -183,6 +183,12 @@ def format_structured_communication(digits: str) -> str:
     return f"+++{digits[:3]}/{digits[3:7]}/{digits[7:]}+++"
 
 
+def format_iban(iban: str) -> str:
+    """BE71 0961 2345 6769: an IBAN in groups of four, as on a bank statement."""
+    compact = iban.replace(" ", "").upper()
+    return " ".join(compact[i : i + 4] for i in range(0, len(compact), 4))
+
+
 def format_money(cents: int | None, currency: str = "EUR") -> str:
     """An amount in cents as people read it: 123450 → '€ 1.234,50'."""
     if cents is None:
@@ -203,5 +209,6 @@ def install_jinja_i18n(environment: Environment) -> None:
     environment.filters["datetime"] = format_datetime
     environment.filters["money"] = format_money
     environment.filters["ogm"] = format_structured_communication
+    environment.filters["iban"] = format_iban
     environment.globals["current_language"] = current_language
     environment.globals["LANGUAGES"] = LANGUAGES
