@@ -32,6 +32,7 @@ def create_app(guards: Sequence[Guard] = ()) -> ZegelApp:
             documents.my_documents,
             documents.document,
             documents.document_pdf,
+            documents.experience,
             accessibility_statement,
             code.code_form,
             code.code_open,

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-from litestar import Response, get
-from litestar.di import Provide
-from litestar.response import Template
+from typing import Any
 
+from litestar import Request, Response, get, post
+from litestar.di import Provide
+from litestar.response import Redirect, Template
+from litestar.status_codes import HTTP_303_SEE_OTHER
+
+from shared.services import experience as experience_service
 from shared.services import portal
 from shared.web import NO_STORE
-from shared.web.params import Citizen, DbSession, FromPath, FromQuery
+from shared.web.params import Citizen, DbSession, Form, FromPath, FromQuery
 from shared.web.sessions import citizen_guard, citizen_session
 
 CITIZEN = {"citizen": Provide(citizen_session)}
@@ -45,12 +49,18 @@ def my_documents(db_session: DbSession, citizen: Citizen) -> Template:
     sync_to_thread=True,
     cache_control=NO_STORE,
 )
-def document(db_session: DbSession, citizen: Citizen, token: FromPath[str]) -> Template:
+def document(
+    db_session: DbSession,
+    citizen: Citizen,
+    token: FromPath[str],
+    bedankt: FromQuery[bool] = False,
+) -> Template:
     return Template(
         template_name="document.html",
         context={
             "view": portal.citizen_document(db_session, _digest(citizen), token),
             "citizen_name": citizen.display_name,
+            "thanked": bedankt,
         },
     )
 
@@ -83,3 +93,36 @@ def _safe(name: str) -> str:
     """A file name that cannot break out of the header's quotes."""
     cleaned = "".join(c for c in name if c.isalnum() or c in "._- ")
     return cleaned.strip() or "document.pdf"
+
+
+@post(
+    "/ervaring",
+    name="experience",
+    guards=[citizen_guard("view")],
+    dependencies=CITIZEN,
+    sync_to_thread=True,
+)
+def experience(
+    request: Request[Any, Any, Any], db_session: DbSession, citizen: Citizen, data: Form
+) -> Response[Any]:
+    """An anonymous rating from the document page; the document only tells which organisation
+    it is about (and that it is really this citizen's)."""
+    token = _field(data, "document")
+    organisation_id = portal.citizen_document(
+        db_session, _digest(citizen), token
+    ).document.organisation_id
+    experience_service.rate(
+        db_session,
+        organisation_id,
+        _field(data, "fase"),
+        _field(data, "score"),
+        _field(data, "opmerking"),
+    )
+    if request.headers.get("hx-request") == "true":
+        return Template(template_name="_experience.html", context={"thanked": True})
+    return Redirect(f"/d/{token}?bedankt=1#ervaring", status_code=HTTP_303_SEE_OTHER)
+
+
+def _field(data: dict[str, str | list[str]], key: str) -> str:
+    value = data.get(key, "")
+    return value if isinstance(value, str) else (value[0] if value else "")

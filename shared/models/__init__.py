@@ -25,6 +25,7 @@ from shared.models.documents import (
     DocumentStatus,
     GoverningBody,
 )
+from shared.models.experience import ExperiencePhase, ExperienceRating, ExperienceScore
 from shared.models.jobs import Job, JobStatus
 from shared.models.payments import (
     PAYMENT_REQUEST_STATES,
@@ -81,6 +82,9 @@ __all__ = [
     "Document",
     "DocumentStatus",
     "EboxStatus",
+    "ExperiencePhase",
+    "ExperienceRating",
+    "ExperienceScore",
     "GoverningBody",
     "Job",
     "JobStatus",
