@@ -26,6 +26,7 @@ from shared.models.documents import (
     GoverningBody,
 )
 from shared.models.jobs import Job, JobStatus
+from shared.models.notifications import SignerNotification
 from shared.models.payments import (
     PAYMENT_REQUEST_STATES,
     PAYMENT_STATES,
@@ -90,6 +91,7 @@ __all__ = [
     "SignatureRequest",
     "SignatureStatus",
     "SignerFunction",
+    "SignerNotification",
     "StaffRole",
     "StaffRoleAssignment",
     "StaffUser",
