@@ -47,6 +47,7 @@ def _register_job_handlers() -> None:
     """Import the services whose background jobs a worker runs (they register on import)."""
     importlib.import_module("shared.services.signing")
     importlib.import_module("shared.services.signing_batches")
+    importlib.import_module("shared.services.notifications")
 
 
 def _load_app(target: str) -> Any:
@@ -78,7 +79,10 @@ def demo(
         "ZEGEL_TSA_URL": f"{sandbox}/tsa",
         "ZEGEL_BACKOFFICE_BASE_URL": f"http://{host}:{backoffice_port}",
         "ZEGEL_PORTAL_BASE_URL": f"http://{host}:{portal_port}",
+        "ZEGEL_SMTP_HOST": host,
         "ZEGEL_SMTP_PORT": str(smtp_port),
+        # Digest e-mails to signers show up in the sink (/mail) within seconds.
+        "ZEGEL_SIGNING_DIGEST_DELAY_SECONDS": "2",
     }.items():
         os.environ.setdefault(name, value)
     get_settings.cache_clear()

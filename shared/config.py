@@ -106,7 +106,14 @@ class Settings(BaseSettings):
     smtp_username: str = ""
     smtp_password: SecretStr = SecretStr("")
     smtp_starttls: bool = False
+    smtp_timeout_seconds: float = Field(default=10.0, gt=0)
     mail_from: str = "Zegel <no-reply@zegel.invalid>"
+    signing_digest_delay_seconds: float = Field(default=60.0, ge=0)
+    """How long the digest e-mail to a signer waits for more work to land in their signing
+    folder, so a batch of screenings gives one e-mail, not one per document."""
+    signing_reminder_days: int = Field(default=3, ge=1)
+    """A signer whose signatures have waited longer than this many days gets a reminder
+    (at most one a day)."""
 
     # Background jobs
     job_lease_seconds: int = Field(default=300, ge=5)

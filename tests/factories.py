@@ -64,6 +64,8 @@ def document(
     org: Organisation,
     recipient: Recipient,
     title: str = "Besluit over uw aanvraag",
+    *,
+    created_by: StaffUser | None = None,
 ) -> Document:
     doc = Document(
         id=uuid.uuid4(),
@@ -75,6 +77,7 @@ def document(
         original_sha256="0" * 64,
         current_sha256="0" * 64,
         public_token=secrets.token_urlsafe(32),
+        created_by_id=created_by.id if created_by is not None else None,
     )
     session.add(doc)
     session.flush()
@@ -90,6 +93,7 @@ def staff_member(
     signer_function: SignerFunction | None = None,
     issuer: str = "https://idp.test",
     name: str | None = None,
+    email: str | None = None,
 ) -> StaffUser:
     return add_staff_member(
         session,
@@ -97,7 +101,7 @@ def staff_member(
         issuer=issuer,
         subject=subject or f"staff-{uuid.uuid4().hex[:8]}",
         name=name or "Medewerker " + "/".join(r.value for r in roles),
-        email=None,
+        email=email,
         roles=roles,
         actor=SYSTEM,
         signer_function=signer_function,

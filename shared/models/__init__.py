@@ -27,6 +27,7 @@ from shared.models.documents import (
 )
 from shared.models.experience import ExperiencePhase, ExperienceRating, ExperienceScore
 from shared.models.jobs import Job, JobStatus
+from shared.models.notifications import SignerNotification
 from shared.models.payments import (
     PAYMENT_REQUEST_STATES,
     PAYMENT_STATES,
@@ -103,6 +104,7 @@ __all__ = [
     "SignatureRequest",
     "SignatureStatus",
     "SignerFunction",
+    "SignerNotification",
     "SigningBatch",
     "SigningBatchStatus",
     "StaffRole",

@@ -154,6 +154,10 @@ class Document(IdMixin, TimestampMixin, Base):
     """Short code printed on paper letters."""
     legal_sending_date: Mapped[date | None]
     sent_at: Mapped[datetime | None]
+    created_by_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("staff_user.id"), index=True)
+    """The staff member who registered the document: its owner, to whom it returns when a
+    signer declines. None when it came in through the API or an import (then the
+    organisation's secretariat is told)."""
 
     organisation: Mapped[Organisation] = relationship()
     decision: Mapped[Decision | None] = relationship(back_populates="documents")

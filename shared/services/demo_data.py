@@ -28,6 +28,7 @@ from shared.models import (
     RecipientKind,
     SignerFunction,
     StaffRole,
+    StaffUser,
 )
 from shared.models.documents import DisputeRight
 from shared.pdf.devpki import DevPki, DevSigner, ensure_dev_pki
@@ -118,6 +119,7 @@ def _document(
     org: Organisation,
     recipient: Recipient,
     *,
+    owner: StaffUser,
     title: str,
     document_type: str,
     paragraphs: list[str],
@@ -154,6 +156,7 @@ def _document(
         due_date=today() + timedelta(days=30) if amount_due_cents else None,
         dispute_right=dispute_right,
         public_token=secrets.token_urlsafe(32),
+        created_by_id=owner.id,
     )
     session.add(document)
     session.flush()
@@ -228,9 +231,10 @@ def load_demo_data(session: Session) -> None:
         postal_code="9999",
         city="Zegelbeek",
     )
+    staff: dict[str, StaffUser] = {}
     for subject, name, roles, function, substitute in DEMO_STAFF:
         for org in (gemeente, ocmw):
-            add_staff_member(
+            staff[subject] = add_staff_member(
                 session,
                 org,
                 issuer=issuer,
@@ -243,6 +247,7 @@ def load_demo_data(session: Session) -> None:
                 substitute=substitute,
             )
 
+    secretariat = staff["secretariaat"]  # registers the demo documents: their owner
     citizens = {c.name: _recipient(session, gemeente, c) for c in DEMO_CITIZENS}
     fatima_ocmw = _recipient(session, ocmw, DEMO_CITIZENS[2])
     session.flush()
@@ -297,6 +302,7 @@ def load_demo_data(session: Session) -> None:
         session,
         gemeente,
         citizens["An Janssens"],
+        owner=secretariat,
         title=college.title,
         document_type="college_decision",
         decision=college,
@@ -311,6 +317,7 @@ def load_demo_data(session: Session) -> None:
         session,
         gemeente,
         citizens["Pieter De Smet"],
+        owner=secretariat,
         title=tax.title,
         document_type="tax_assessment",
         decision=tax,
@@ -326,6 +333,7 @@ def load_demo_data(session: Session) -> None:
         session,
         gemeente,
         citizens["Luc Maes"],
+        owner=secretariat,
         title=gas.title,
         document_type="gas_fine",
         decision=gas,
@@ -341,6 +349,7 @@ def load_demo_data(session: Session) -> None:
         session,
         gemeente,
         citizens["Fatima El Amrani"],
+        owner=secretariat,
         title="Herinnering: retributie ophalen grofvuil",
         document_type="reminder",
         amount_due_cents=3500,
@@ -354,6 +363,7 @@ def load_demo_data(session: Session) -> None:
         session,
         ocmw,
         fatima_ocmw,
+        owner=secretariat,
         title=allowance.title,
         document_type="vast_bureau_decision",
         decision=allowance,

@@ -112,6 +112,7 @@ def awaiting_my_signature(session: Session, context: StaffContext) -> list[Signa
         .where(
             and_(
                 earlier.c.document_id == SignatureRequest.document_id,
+                earlier.c.signing_round == SignatureRequest.signing_round,
                 earlier.c.position < SignatureRequest.position,
                 earlier.c.status != SignatureStatus.SIGNED.value,
             )

@@ -20,7 +20,7 @@ from shared.models.documents import Document, DocumentStatus
 from shared.models.people import SIGNER_FUNCTION_LABELS, SignerFunction
 from shared.models.signing import SignatureRequest
 from shared.pdf.checks import PdfCheckResult
-from shared.services import audit, transitions
+from shared.services import audit, notifications, transitions
 from shared.services.intake import PdfCheckFailed, check_document
 
 DIRECTOR, MAYOR = SignerFunction.ALGEMEEN_DIRECTEUR, SignerFunction.BURGEMEESTER
@@ -169,4 +169,6 @@ def screen_document(
             "signers": [SIGNER_FUNCTION_LABELS[f] for f in signers],
         },
     )
+    # The first signer's folder has work: queue their digest e-mail (one per signer per batch).
+    notifications.signing_work_arrived(session, document.organisation_id, signers[:1])
     return ScreeningDecision(True, signers, reason, override is not None, check)

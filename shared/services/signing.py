@@ -10,8 +10,9 @@ transaction:
    document row, checks again that the request is still pending and that the document's PDF
    is still the one that was signed, and only then records the signature (and, after the
    last one, moves the document to signed and ready and queues the validation of its
-   signatures). Step 3 runs in a second thread, so the database work of one document
-   overlaps the wait for the next one's timestamp.
+   signatures; before it, queues the next signer's digest e-mail, see
+   `shared.services.notifications`). Step 3 runs in a second thread, so the database work
+   of one document overlaps the wait for the next one's timestamp.
 So a double click, two tabs or two signers at once never sign twice: the second finds the
 request signed (or the PDF changed) in step 3 and records nothing. Its unused signed PDF may
 stay in the content-addressed storage, unreferenced.
@@ -69,7 +70,7 @@ from shared.pdf.signing import (
     sign_pdf,
 )
 from shared.pdf.validation import SignatureValidation, validate_signatures
-from shared.services import audit, transitions
+from shared.services import audit, notifications, transitions
 from shared.storage import FileStorage, get_storage
 from shared.timeutil import today
 
@@ -617,6 +618,16 @@ def _record(
                     key=f"{VALIDATE_JOB}:{document.id}:{sha256}",
                     organisation_id=document.organisation_id,
                 )
+            following = min(
+                (r for r in round_requests if r.status is SignatureStatus.PENDING),
+                key=lambda r: r.position,
+                default=None,
+            )
+            if following is not None:
+                # The next signer's turn: queue their digest e-mail (one per signer per batch).
+                notifications.signing_work_arrived(
+                    session, document.organisation_id, [following.signer_function]
+                )
             status = document.status
             title = document.title
     finally:
@@ -644,7 +655,8 @@ def decline(
 ) -> SignatureRequest:
     """Decline a signature with a reason, in the caller's transaction: the request becomes
     declined, the other open requests of its round lapse, and the document goes back to draft
-    for its owner, with the reason in the audit trail and on the request."""
+    for its owner, with the reason in the audit trail and on the request, and an e-mail to
+    the owner queued (`notifications.document_declined`)."""
     reason = reason.strip()
     if not reason:
         raise InvalidInput("Geef een reden op waarom u niet ondertekent.")
@@ -716,6 +728,7 @@ def decline(
             "signature_request_id": str(request.id),
         },
     )
+    notifications.document_declined(session, request)  # e-mail to the document's owner
     return request
 
 

@@ -113,3 +113,19 @@ def test_demo_start_pages_in_the_browser(page: Page, demo: dict[str, str]) -> No
 
     page.goto(demo["sandbox"] + "/")
     expect(page.get_by_role("heading", level=1)).to_have_text("Zegel — zandbakken")
+
+
+def test_the_demo_signers_digest_arrives_in_the_mail_sandbox(demo: dict[str, str]) -> None:
+    # The demo screens two decisions for the general director; the worker sends his digest
+    # over SMTP to the sink, whose inbox is the sandbox's /mail page.
+    deadline = time.monotonic() + 60
+    while True:
+        page = httpx.get(f"{demo['sandbox']}/mail").text
+        if "wachten op uw handtekening" in page:
+            break
+        assert time.monotonic() < deadline, f"no digest e-mail in the sandbox:\n{page}"
+        time.sleep(0.5)
+    assert page.count("wachten op uw handtekening — Gemeente Zegelbeek") == 1
+    assert "2 stukken wachten op uw handtekening — Gemeente Zegelbeek" in page
+    assert "Aan: directeur@zegelbeek.example" in page
+    assert f"{demo['backoffice']}/handtekenmap" in page

@@ -1,1 +1,1 @@
-"""E-mail: SMTP out (client) and, for development and tests, a local SMTP sink (sandbox)."""
+"""E-mail: SMTP out (`client`) and, for development and tests, a local SMTP sink (`sandbox`)."""

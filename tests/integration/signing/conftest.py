@@ -316,6 +316,7 @@ def draft(
     document_type: str = "college_decision",
     title: str = "Besluit over uw aanvraag",
     pdf: bytes | None = None,
+    created_by: StaffUser | None = None,
 ) -> Document:
     sha256 = get_storage().put(pdf if pdf is not None else letter_pdf(title))
     document = Document(
@@ -328,6 +329,7 @@ def draft(
         original_sha256=sha256,
         current_sha256=sha256,
         public_token=secrets.token_urlsafe(32),
+        created_by_id=created_by.id if created_by is not None else None,
     )
     session.add(document)
     session.flush()
@@ -342,6 +344,7 @@ def signer(
     *,
     substitute: bool = False,
     delegation_reference: str | None = None,
+    email: str | None = None,
 ) -> StaffUser:
     user = add_staff_member(
         session,
@@ -349,7 +352,7 @@ def signer(
         issuer="https://idp.test",
         subject=subject,
         name=SIGNERS.get(subject, subject),
-        email=None,
+        email=email,
         roles=[StaffRole.ONDERTEKENAAR],
         actor=factories.SYSTEM,
         signer_function=function,
