@@ -67,3 +67,9 @@ def serving(app: object, sock: socket.socket | None = None) -> Iterator[str]:
         yield url
     finally:
         server.stop()
+
+
+def free_port() -> int:
+    """A port nothing listens on right now (for servers that must be given a port number)."""
+    with bind_loopback() as sock:
+        return int(sock.getsockname()[1])

@@ -25,8 +25,9 @@ import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 
 from shared.config import get_settings
+from shared.integrations.mail.sandbox import MailSink
 from tests.e2e.browser import Console
-from tests.live_server import LiveServer, bind_loopback, url_of
+from tests.live_server import LiveServer, bind_loopback, free_port, url_of
 
 CHROMIUM = Path(os.environ.get("ZEGEL_E2E_CHROMIUM", "/usr/bin/chromium"))
 CHROMIUM_ARGS = [
@@ -72,10 +73,19 @@ def backoffice_url(live_server: ServeApp) -> str:
     return live_server(create_app())
 
 
+@dataclasses.dataclass(frozen=True)
+class Sandbox:
+    url: str
+    mail: MailSink
+    """The SMTP sink Zegel's e-mail goes to; also shown on the sandbox's /mail page."""
+
+
 @pytest.fixture(scope="package")
-def sandbox_url(live_server: ServeApp) -> Iterator[str]:
-    """The sandboxes on loopback; the portal and back office log in at its OpenID Provider
-    (with the settings' client ids and secrets, as `zegel demo` does)."""
+def sandbox(live_server: ServeApp, portal_url: str, backoffice_url: str) -> Iterator[Sandbox]:
+    """The sandboxes on loopback, as `zegel demo` runs them: both apps log in at its OpenID
+    Provider (with the settings' client ids and secrets), sign with its TSA and the demo
+    signers' development PKI, and send e-mail to its SMTP sink. Links in e-mails lead to the
+    apps under test."""
     from shared.integrations.oidc.client import OidcClient
     from shared.integrations.sandbox_app import create_sandbox_app
     from shared.services import auth
@@ -87,20 +97,30 @@ def sandbox_url(live_server: ServeApp) -> Iterator[str]:
 
     sock = bind_loopback()
     base = url_of(sock)
-    with pytest.MonkeyPatch.context() as environment:
+    with MailSink("127.0.0.1", free_port()) as sink, pytest.MonkeyPatch.context() as environment:
         environment.setenv("ZEGEL_TSA_URL", f"{base}/tsa")
         environment.setenv("ZEGEL_REVOCATION_CHECKS_ONLINE", "false")
         environment.setenv(DEMO_SIGNER_PASSPHRASE_ENV, DEMO_SIGNER_PASSPHRASE)
+        environment.setenv("ZEGEL_SMTP_HOST", "127.0.0.1")
+        environment.setenv("ZEGEL_SMTP_PORT", str(sink.port))
+        environment.setenv("ZEGEL_SIGNING_DIGEST_DELAY_SECONDS", "1")
+        environment.setenv("ZEGEL_PORTAL_BASE_URL", portal_url)
+        environment.setenv("ZEGEL_BACKOFFICE_BASE_URL", backoffice_url)
         get_settings.cache_clear()
         ensure_demo_pki()
-        live_server(create_sandbox_app(base_url=base), sock)
+        live_server(create_sandbox_app(sink, base_url=base), sock)
         for app in auth.App:
             config = dataclasses.replace(auth.provider_config(app), issuer=f"{base}/oidc")
             auth.use_provider(app, OidcClient(config))
-        yield base
+        yield Sandbox(base, sink)
         for app in auth.App:
             auth.use_provider(app, None)
     get_settings.cache_clear()
+
+
+@pytest.fixture(scope="package")
+def sandbox_url(sandbox: Sandbox) -> str:
+    return sandbox.url
 
 
 @pytest.fixture(scope="package")

@@ -4,18 +4,21 @@ the mayor signs after him, and both documents end signed with two valid signatur
 from __future__ import annotations
 
 import re
+import time
 
 import pytest
 from playwright.sync_api import Page, expect
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from shared.integrations.mail.sandbox import ReceivedMail
 from shared.integrations.oidc.identities import staff_member
 from shared.models import Document, DocumentStatus, SignerFunction, StaffRole
 from shared.services import audit
 from shared.services.screening import screen_document
 from tests import factories
 from tests.e2e.browser import Console, assert_accessible, screenshot
+from tests.e2e.conftest import Sandbox
 from tests.integration.signing.conftest import draft
 
 pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("worker")]
@@ -61,13 +64,25 @@ def sign_in_folder(page: Page, *, choose: str, expected_capacity: str) -> None:
     assert_accessible(page)
 
 
+def _wait_for_mail(sandbox: Sandbox, address: str, timeout: float = 15) -> list[ReceivedMail]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = [m for m in sandbox.mail.messages if address in m.recipients]
+        if found:
+            time.sleep(1.5)  # a second digest would arrive within the debounce window
+            return [m for m in sandbox.mail.messages if address in m.recipients]
+        time.sleep(0.2)
+    raise AssertionError(f"no e-mail for {address} within {timeout} s")
+
+
 def test_director_signs_a_batch_then_the_mayor_and_both_documents_are_signed(
     page: Page,
     page_console: Console,
     session: Session,
     backoffice_url: str,
-    sandbox_url: str,
+    sandbox: Sandbox,
 ) -> None:
+    sandbox_url = sandbox.url
     org = factories.organisation(session, "Gemeente Zegelbeek")
     issuer = sandbox_url + "/oidc"
     for subject, function in (
@@ -82,12 +97,20 @@ def test_director_signs_a_batch_then_the_mayor_and_both_documents_are_signed(
             issuer=issuer,
             name=staff_member(subject).name,
             signer_function=function,
+            email=staff_member(subject).email,
         )
     recipient = factories.citizen(session, org)
     for title in TITLES:
         document = draft(session, org, recipient, title=title)
         screen_document(session, document, actor=audit.Actor.system("secretariaat"))
     session.commit()
+
+    # One digest e-mail for the director (not one per document), with a link to his folder.
+    director_mail = staff_member("directeur").email
+    digests = _wait_for_mail(sandbox, director_mail)
+    assert len(digests) == 1
+    assert "2 stukken wachten op uw handtekening" in digests[0].subject
+    assert f"{backoffice_url}/handtekenmap" in digests[0].text()
 
     log_in(page, backoffice_url, "directeur")
     screenshot(page, "signing-director-dashboard")
