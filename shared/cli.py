@@ -16,6 +16,7 @@ from shared.config import get_settings
 from shared.errors import ConfigError
 
 APPS = {"portal": "portal.app:app", "backoffice": "backoffice.app:app"}
+DEMO_MAGDA_LEGAL_BASIS = "Demo: machtiging IVC/KSZG/00/000 (zandbak, geen echte rechtsgrond)"
 
 
 class ZegelGroup(click.Group):
@@ -75,6 +76,8 @@ def demo(
         "ZEGEL_CITIZEN_OIDC_ISSUER": f"{sandbox}/oidc",
         "ZEGEL_STAFF_OIDC_ISSUER": f"{sandbox}/oidc",
         "ZEGEL_TSA_URL": f"{sandbox}/tsa",
+        "ZEGEL_MAGDA_BASE_URL": f"{sandbox}/magda",
+        "ZEGEL_MAGDA_LEGAL_BASIS": DEMO_MAGDA_LEGAL_BASIS,
         "ZEGEL_BACKOFFICE_BASE_URL": f"http://{host}:{backoffice_port}",
         "ZEGEL_PORTAL_BASE_URL": f"http://{host}:{portal_port}",
         "ZEGEL_SMTP_PORT": str(smtp_port),
