@@ -173,7 +173,6 @@ class Settings(BaseSettings):
             raise ValueError("; ".join(problems))
         return self
 
-
     def _magda_problems(self) -> list[str]:
         """Production talks to the real MAGDA gateway with its own key, never the sandbox."""
         problems: list[str] = []

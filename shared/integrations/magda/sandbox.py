@@ -45,6 +45,7 @@ from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 from litestar import Request, Response, Router, get, post
 from litestar.datastructures import UploadFile
+from litestar.params import FromPath
 from stdnum.be import bis, nn, vat
 from stdnum.exceptions import ValidationError
 
@@ -513,7 +514,7 @@ class MagdaSandbox:
             self.messages[message.id] = message
         return message, False
 
-    def message(self, message_id: str) -> _Message:
+    def message(self, message_id: FromPath[str]) -> _Message:
         with self._lock:
             found = self.messages.get(message_id)
         if found is None:
@@ -759,7 +760,9 @@ def _build_router(sandbox: MagdaSandbox, path: str) -> Router:
         return Response({"statuses": found, "unknown": unknown})
 
     @get("/api/v1/messages/{message_id:str}")
-    async def one_status(request: Request[Any, Any, Any], message_id: str) -> Response[Any]:
+    async def one_status(
+        request: Request[Any, Any, Any], message_id: FromPath[str]
+    ) -> Response[Any]:
         try:
             guarded(request)
             late = await sandbox._maybe_fail("statuses")
@@ -770,7 +773,9 @@ def _build_router(sandbox: MagdaSandbox, path: str) -> Router:
         return Response(body)
 
     @get("/api/v1/messages/{message_id:str}/bpost-status")
-    async def bpost_status(request: Request[Any, Any, Any], message_id: str) -> Response[Any]:
+    async def bpost_status(
+        request: Request[Any, Any, Any], message_id: FromPath[str]
+    ) -> Response[Any]:
         try:
             guarded(request)
             late = await sandbox._maybe_fail("bpost")
@@ -781,7 +786,9 @@ def _build_router(sandbox: MagdaSandbox, path: str) -> Router:
         return Response(body)
 
     @get("/api/v1/messages/{message_id:str}/bpost-attestation", sync_to_thread=False)
-    def bpost_attestation(request: Request[Any, Any, Any], message_id: str) -> Response[Any]:
+    def bpost_attestation(
+        request: Request[Any, Any, Any], message_id: FromPath[str]
+    ) -> Response[Any]:
         try:
             guarded(request)
             content = sandbox.attestation(sandbox.message(message_id))
@@ -811,7 +818,7 @@ def _build_router(sandbox: MagdaSandbox, path: str) -> Router:
         return PAGE.format(title="eBox van de testburgers", body=f"<ul>{items}</ul>")
 
     @get("/ebox/{key:str}", media_type="text/html", sync_to_thread=False)
-    def ebox_inbox(key: str) -> Response[str]:
+    def ebox_inbox(key: FromPath[str]) -> Response[str]:
         person = next((p for p in sandbox.people.values() if p.key == key), None)
         if person is None:
             return Response(
