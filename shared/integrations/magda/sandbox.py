@@ -467,7 +467,8 @@ class MagdaSandbox:
         undeliverable = {
             p.address.street for p in self.people.values() if p.undeliverable and p.address
         }
-        return str(address.get("street")) in undeliverable
+        street = str(address.get("street"))
+        return any(street.startswith(u) for u in undeliverable)
 
     def accept_message(
         self, key: str, data: dict[str, Any], attachments: list[dict[str, Any]]
