@@ -52,6 +52,7 @@ import logging
 import secrets
 import uuid
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -69,7 +70,6 @@ from shared.integrations.magda import (
     Attachment,
     MagdaClient,
     MagdaError,
-    MagdaPermanentError,
     MagdaRetryableError,
     MessageEvent,
     MessageRecipient,
@@ -101,6 +101,10 @@ POLL_JOB = "dispatch.poll_statuses"
 SUBMIT_MAX_ATTEMPTS = 30
 """With the default backoff (10 s doubling, at most an hour) about a day of retries."""
 POLL_BATCH = 500
+SUBMIT_BATCH = 100
+"""Dispatches per submission job: numbered together, posted concurrently, recorded together."""
+SUBMIT_CONCURRENCY = 8
+"""Messages one submission job posts at the same time."""
 
 ACTIVE_STATUSES = (
     DispatchStatus.QUEUED,
@@ -317,6 +321,7 @@ def send(
     for existing in session.scalars(select(Dispatch).where(Dispatch.document_id.in_(list(by_id)))):
         previous.setdefault(existing.document_id, []).append(existing)
 
+    queued_events: list[audit.PendingEvent] = []
     for document in documents:
         title = document.title
         earlier = previous.get(document.id, [])
@@ -372,31 +377,24 @@ def send(
             status=DispatchStatus.QUEUED,
             idempotency_key=uuid.uuid4().hex,
         )
-        session.add(dispatch)
-        audit.record(
-            session,
-            actor=actor,
-            organisation_id=organisation_id,
-            action="dispatch.queued",
-            object_type="dispatch",
-            object_id=dispatch.id,
-            status_after=DispatchStatus.QUEUED.value,
-            data={
-                "document_id": str(document.id),
-                "channel": choice.channel.value,
-                "reason": choice.reason,
-                "overridden": choice.overridden,
-            },
-        )
-        jobs.enqueue(
-            session,
-            SUBMIT_JOB,
-            {"dispatch_id": str(dispatch.id)},
-            key=f"{SUBMIT_JOB}:{dispatch.id}",
-            organisation_id=organisation_id,
-            max_attempts=SUBMIT_MAX_ATTEMPTS,
-        )
         result.queued.append(dispatch)
+        queued_events.append(
+            audit.PendingEvent(
+                actor=actor,
+                organisation_id=organisation_id,
+                action="dispatch.queued",
+                object_type="dispatch",
+                object_id=dispatch.id,
+                status_after=DispatchStatus.QUEUED.value,
+                data={
+                    "document_id": str(document.id),
+                    "channel": choice.channel.value,
+                    "reason": choice.reason,
+                    "overridden": choice.overridden,
+                },
+            )
+        )
+    session.add_all(result.queued)
     try:
         session.flush()
     except SAIntegrityError:
@@ -407,6 +405,17 @@ def send(
             ),
             code="already_dispatched",
         ) from None
+    audit.record_many(session, queued_events)
+    for start in range(0, len(result.queued), SUBMIT_BATCH):
+        batch = result.queued[start : start + SUBMIT_BATCH]
+        jobs.enqueue(
+            session,
+            SUBMIT_JOB,
+            {"dispatch_ids": [str(d.id) for d in batch]},
+            key=f"{SUBMIT_JOB}:{batch[0].id}",
+            organisation_id=organisation_id,
+            max_attempts=SUBMIT_MAX_ATTEMPTS,
+        )
     return result
 
 
@@ -473,17 +482,11 @@ def progress(
 # -- register numbers ---------------------------------------------------------------------------
 
 
-def assign_register_number(session: Session, dispatch: Dispatch, year: int | None = None) -> str:
-    """Give `dispatch` the next number of its organisation's register for `year` (default:
-    this year in Brussels), in the caller's transaction. See the module docstring: the counter
-    row stays locked until that transaction ends, and the number commits with the dispatch."""
-    year = year or today().year
+def _lock_counter(session: Session, organisation_id: uuid.UUID, year: int) -> RegisterCounter:
+    """The organisation's counter row for `year`, locked until the transaction ends."""
     query = (
         select(RegisterCounter)
-        .where(
-            RegisterCounter.organisation_id == dispatch.organisation_id,
-            RegisterCounter.year == year,
-        )
+        .where(RegisterCounter.organisation_id == organisation_id, RegisterCounter.year == year)
         .with_for_update()
     )
     counter = session.scalars(query).one_or_none()
@@ -491,17 +494,30 @@ def assign_register_number(session: Session, dispatch: Dispatch, year: int | Non
         try:
             with session.begin_nested():
                 session.add(
-                    RegisterCounter(
-                        organisation_id=dispatch.organisation_id, year=year, last_sequence=0
-                    )
+                    RegisterCounter(organisation_id=organisation_id, year=year, last_sequence=0)
                 )
         except SAIntegrityError:
             pass  # another transaction opened this year first
         counter = session.scalars(query).one()
+    return counter
+
+
+def assign_register_number(
+    session: Session,
+    dispatch: Dispatch,
+    year: int | None = None,
+    *,
+    counter: RegisterCounter | None = None,
+) -> str:
+    """Give `dispatch` the next number of its organisation's register for `year` (default:
+    this year in Brussels), in the caller's transaction. See the module docstring: the counter
+    row stays locked until that transaction ends, and the number commits with the dispatch.
+    `counter`: the row, already locked by `_lock_counter` (numbering a batch)."""
+    year = year or today().year
+    counter = counter or _lock_counter(session, dispatch.organisation_id, year)
     counter.last_sequence += 1
     dispatch.register_year = year
     dispatch.register_sequence = counter.last_sequence
-    session.flush()
     return format_register_number(year, counter.last_sequence)
 
 
@@ -510,12 +526,10 @@ def assign_register_number(session: Session, dispatch: Dispatch, year: int | Non
 SYSTEM = audit.Actor.system("Zegel (verzending)")
 
 
-def _new_access_code(session: Session) -> str:
-    while True:
-        raw = "".join(secrets.choice(ACCESS_CODE_ALPHABET) for _ in range(12))
-        code = f"{raw[:4]}-{raw[4:8]}-{raw[8:]}"
-        if session.scalar(select(Document.id).where(Document.access_code == code)) is None:
-            return code
+def _new_access_code() -> str:
+    """12 characters from 32 (60 bits; a collision fails the unique index, and the job retries)."""
+    raw = "".join(secrets.choice(ACCESS_CODE_ALPHABET) for _ in range(12))
+    return f"{raw[:4]}-{raw[4:8]}-{raw[8:]}"
 
 
 @dataclass(frozen=True)
@@ -534,6 +548,13 @@ class _Prepared:
     file_name: str
     portal_url: str
     access_code: str | None
+
+
+@dataclass(frozen=True)
+class _Outcome:
+    dispatch_id: uuid.UUID
+    submitted: SubmittedMessage | None = None
+    error: MagdaError | None = None
 
 
 def _portal_url(document: Document) -> str:
@@ -568,67 +589,64 @@ def _message_recipient(recipient: Recipient, channel: Channel) -> MessageRecipie
 
 
 def _fail(
-    session: Session, dispatch: Dispatch, reason: str, *, code: str, actor: audit.Actor = SYSTEM
-) -> None:
+    dispatch: Dispatch, reason: str, *, code: str
+) -> tuple[audit.PendingEvent, DeliveryEvent]:
     dispatch.failure_reason = reason
-    transitions.transition(
-        session,
-        dispatch,
-        DispatchStatus.FAILED,
-        actor=actor,
-        data={"reason": reason, "code": code},
+    event = transitions.prepare(
+        dispatch, DispatchStatus.FAILED, actor=SYSTEM, data={"reason": reason, "code": code}
     )
-    session.add(
-        DeliveryEvent(
-            id=uuid.uuid4(),
-            organisation_id=dispatch.organisation_id,
-            dispatch_id=dispatch.id,
-            kind="failed",
-            occurred_at=utcnow(),
-            source="zegel",
-            source_event_id=f"zegel-failed-{dispatch.id}",
-            detail={"reason": reason, "code": code},
-        )
+    delivery = DeliveryEvent(
+        id=uuid.uuid4(),
+        organisation_id=dispatch.organisation_id,
+        dispatch_id=dispatch.id,
+        kind="failed",
+        occurred_at=utcnow(),
+        source="zegel",
+        source_event_id=f"zegel-failed-{dispatch.id}",
+        detail={"reason": reason, "code": code},
     )
+    return event, delivery
 
 
-def _decide_channel_now(
-    session: Session,
-    dispatch: Dispatch,
-    document: Document,
-    recipient: Recipient,
-    client: MagdaClient,
-) -> str | None:
-    """For a citizen whose eBox status is unknown: ask MAGDA (logged) and apply the rule.
-    Returns a reason to fail the dispatch, or None. MagdaRetryableError propagates."""
-    requester = Requester(
-        dispatch.organisation_id,
-        dispatch.requested_by_id,
-        f"{dispatch.requested_by_label or 'Zegel'} (verzending)",
-    )
-    try:
-        refresh_ebox_consent(
-            session,
-            recipient,
-            requester,
-            purpose=f"Kanaal kiezen voor de verzending van ‘{document.title}’",
-            client=client,
+def _decide_channel(dispatch_id: uuid.UUID, client: MagdaClient) -> None:
+    """For a citizen whose eBox status is unknown: ask MAGDA (logged) and apply the rule, in
+    a transaction of its own that locks only this dispatch. A retryable error propagates;
+    another keeps the provisional channel; no usable channel at all fails the dispatch."""
+    with session_scope() as session:
+        dispatch = session.get(Dispatch, dispatch_id, with_for_update=True)
+        if dispatch is None or dispatch.status is not DispatchStatus.QUEUED:
+            return
+        document = session.get(Document, dispatch.document_id)
+        assert document is not None
+        recipient = session.get(Recipient, document.recipient_id)
+        assert recipient is not None
+        requester = Requester(
+            dispatch.organisation_id,
+            dispatch.requested_by_id,
+            f"{dispatch.requested_by_label or 'Zegel'} (verzending)",
         )
-    except MagdaRetryableError:
-        raise
-    except (MagdaError, DomainError) as error:
-        log.info(
-            "eBox consent unavailable, keeping the provisional channel", extra={"error": str(error)}
-        )
-    if recipient.ebox_status is not EboxStatus.UNKNOWN:
-        choice = choose_channel(
-            recipient.kind,
-            recipient.ebox_status,
-            document.document_type,
-            ebox_checked_at=recipient.ebox_checked_at,
-            ebox_source=recipient.ebox_source,
-        )
-        if choice.channel is not dispatch.channel:
+        try:
+            refresh_ebox_consent(
+                session,
+                recipient,
+                requester,
+                purpose=f"Kanaal kiezen voor de verzending van ‘{document.title}’",
+                client=client,
+            )
+        except MagdaRetryableError:
+            raise
+        except (MagdaError, DomainError) as error:
+            log.info(
+                "eBox consent unavailable; provisional channel kept", extra={"error": str(error)}
+            )
+        if recipient.ebox_status is not EboxStatus.UNKNOWN:
+            choice = choose_channel(
+                recipient.kind,
+                recipient.ebox_status,
+                document.document_type,
+                ebox_checked_at=recipient.ebox_checked_at,
+                ebox_source=recipient.ebox_source,
+            )
             audit.record(
                 session,
                 actor=SYSTEM,
@@ -642,53 +660,89 @@ def _decide_channel_now(
                     "reason": choice.reason,
                 },
             )
-        dispatch.channel = choice.channel
-        dispatch.with_acknowledgement = choice.with_acknowledgement
-        dispatch.channel_reason = choice.reason
-    return _refusal_for_channel(recipient, dispatch.channel, document.title)
+            dispatch.channel = choice.channel
+            dispatch.with_acknowledgement = choice.with_acknowledgement
+            dispatch.channel_reason = choice.reason
+        problem = _refusal_for_channel(recipient, dispatch.channel, document.title)
+        if problem is not None:
+            event, delivery = _fail(dispatch, problem, code="no_channel")
+            session.add(delivery)
+            audit.record_many(session, [event])
 
 
-def _prepare(session: Session, dispatch_id: uuid.UUID, client: MagdaClient) -> _Prepared | None:
-    dispatch = session.get(Dispatch, dispatch_id, with_for_update=True)
-    if dispatch is None or dispatch.status is not DispatchStatus.QUEUED:
-        return None  # submitted (or failed) by an earlier run of this job
-    document = session.get(Document, dispatch.document_id)
-    assert document is not None
-    recipient = session.get(Recipient, document.recipient_id)
-    assert recipient is not None
-    organisation = session.get(Organisation, dispatch.organisation_id)
-    assert organisation is not None
-    if (
+def _needs_decision(dispatch: Dispatch, recipient: Recipient) -> bool:
+    return (
         not dispatch.channel_overridden
+        and dispatch.register_sequence is None
         and recipient.kind is RecipientKind.CITIZEN
         and recipient.ebox_status is EboxStatus.UNKNOWN
-        and dispatch.register_sequence is None
-    ):
-        problem = _decide_channel_now(session, dispatch, document, recipient, client)
-        if problem is not None:
-            _fail(session, dispatch, problem, code="no_channel")
-            return None
-    if dispatch.register_sequence is None:
-        number = assign_register_number(session, dispatch)
-    else:
-        assert dispatch.register_year is not None
-        number = format_register_number(dispatch.register_year, dispatch.register_sequence)
-    if dispatch.channel is not Channel.EBOX and document.access_code is None:
-        document.access_code = _new_access_code(session)
-    return _Prepared(
-        dispatch_id=dispatch.id,
-        idempotency_key=dispatch.idempotency_key,
-        register_number=number,
-        channel=dispatch.channel,
-        with_acknowledgement=dispatch.with_acknowledgement,
-        subject=document.title,
-        organisation_name=organisation.name,
-        recipient=_message_recipient(recipient, dispatch.channel),
-        pdf_sha256=document.current_sha256,
-        file_name=document.file_name,
-        portal_url=_portal_url(document),
-        access_code=document.access_code if dispatch.channel is not Channel.EBOX else None,
     )
+
+
+def _prepare(session: Session, dispatch_ids: Sequence[uuid.UUID]) -> list[_Prepared]:
+    """Step 1: lock the batch's queued dispatches, number them, gather what the messages need."""
+    dispatches = session.scalars(
+        select(Dispatch)
+        .where(Dispatch.id.in_(list(dispatch_ids)), Dispatch.status == DispatchStatus.QUEUED)
+        .order_by(Dispatch.created_at, Dispatch.id)
+        .with_for_update()
+    ).all()
+    if not dispatches:
+        return []
+    documents = {
+        d.id: d
+        for d in session.scalars(
+            select(Document).where(Document.id.in_([x.document_id for x in dispatches]))
+        )
+    }
+    recipients = {
+        r.id: r
+        for r in session.scalars(
+            select(Recipient).where(Recipient.id.in_({d.recipient_id for d in documents.values()}))
+        )
+    }
+    organisations = {
+        o.id: o
+        for o in session.scalars(
+            select(Organisation).where(Organisation.id.in_({d.organisation_id for d in dispatches}))
+        )
+    }
+    prepared = []
+    year = today().year
+    counters: dict[uuid.UUID, RegisterCounter] = {}
+    for dispatch in dispatches:
+        document = documents[dispatch.document_id]
+        recipient = recipients[document.recipient_id]
+        if dispatch.register_sequence is None:
+            counter = counters.get(dispatch.organisation_id)
+            if counter is None:
+                counter = counters[dispatch.organisation_id] = _lock_counter(
+                    session, dispatch.organisation_id, year
+                )
+            number = assign_register_number(session, dispatch, year, counter=counter)
+        else:
+            assert dispatch.register_year is not None
+            number = format_register_number(dispatch.register_year, dispatch.register_sequence)
+        if dispatch.channel is not Channel.EBOX and document.access_code is None:
+            document.access_code = _new_access_code()
+        prepared.append(
+            _Prepared(
+                dispatch_id=dispatch.id,
+                idempotency_key=dispatch.idempotency_key,
+                register_number=number,
+                channel=dispatch.channel,
+                with_acknowledgement=dispatch.with_acknowledgement,
+                subject=document.title,
+                organisation_name=organisations[dispatch.organisation_id].name,
+                recipient=_message_recipient(recipient, dispatch.channel),
+                pdf_sha256=document.current_sha256,
+                file_name=document.file_name,
+                portal_url=_portal_url(document),
+                access_code=document.access_code if dispatch.channel is not Channel.EBOX else None,
+            )
+        )
+    session.flush()
+    return prepared
 
 
 def build_message(prepared: _Prepared) -> OutgoingMessage:
@@ -733,98 +787,141 @@ def build_message(prepared: _Prepared) -> OutgoingMessage:
     )
 
 
-def _record_submission(
-    session: Session, dispatch_id: uuid.UUID, submitted: SubmittedMessage
-) -> None:
-    dispatch = session.get(Dispatch, dispatch_id, with_for_update=True)
-    assert dispatch is not None
-    if dispatch.status is not DispatchStatus.QUEUED:
-        return
-    document = session.get(Document, dispatch.document_id)
-    assert document is not None
-    dispatch.external_message_id = submitted.message_id
-    dispatch.correlation_id = submitted.correlation_id
-    dispatch.submitted_at = submitted.submitted_at
-    data = {
-        "register_number": dispatch.register_number,
-        "message_id": submitted.message_id,
-        "channel": dispatch.channel.value,
-    }
-    transitions.transition(session, dispatch, DispatchStatus.SUBMITTED, actor=SYSTEM, data=data)
-    if document.status is not DocumentStatus.DISPATCHED:
-        transitions.transition(
-            session, document, DocumentStatus.DISPATCHED, actor=SYSTEM, data=data
-        )
-    document.sent_at = submitted.submitted_at
-    document.legal_sending_date = submitted.submitted_at.astimezone(BRUSSELS).date()
-    session.add(
-        DeliveryEvent(
-            id=uuid.uuid4(),
-            organisation_id=dispatch.organisation_id,
-            dispatch_id=dispatch.id,
-            kind="submitted",
-            occurred_at=submitted.submitted_at,
-            source="documentendienst",
-            source_event_id=f"{submitted.message_id}-{magda_types.SUBMITTED}",
-            detail={"replayed": submitted.replayed, "correlation_id": submitted.correlation_id},
-        )
-    )
-
-
-def submit_dispatch(
-    dispatch_id: uuid.UUID, *, attempt: int = 1, client: MagdaClient | None = None
-) -> DispatchStatus | None:
-    """Submit one queued dispatch (the `dispatch.submit` job). Idempotent; see the module
-    docstring for the three steps. Returns the dispatch's status afterwards (None: gone)."""
-    client = client or magda_client()
-    try:
-        with session_scope() as session:
-            prepared = _prepare(session, dispatch_id, client)
-    except MagdaRetryableError as error:
-        if attempt < SUBMIT_MAX_ATTEMPTS:
-            raise
-        prepared = None
-        _give_up(dispatch_id, error)
-    if prepared is None:
-        return _status(dispatch_id)
+def _post(client: MagdaClient, prepared: _Prepared) -> _Outcome:
+    """Step 2 for one message (runs in a thread of the batch's pool)."""
     try:
         submitted = client.send_message(
             build_message(prepared), idempotency_key=prepared.idempotency_key
         )
-    except MagdaRetryableError as error:
-        if attempt < SUBMIT_MAX_ATTEMPTS:
-            raise
-        _give_up(dispatch_id, error)
-        return _status(dispatch_id)
-    except MagdaPermanentError as error:
-        with session_scope() as session:
-            dispatch = session.get(Dispatch, dispatch_id, with_for_update=True)
-            if dispatch is not None and dispatch.status is DispatchStatus.QUEUED:
-                _fail(session, dispatch, error.reason, code=error.code)
-        return _status(dispatch_id)
+    except MagdaError as error:
+        return _Outcome(prepared.dispatch_id, error=error)
+    return _Outcome(prepared.dispatch_id, submitted=submitted)
+
+
+def _record(session: Session, outcomes: Sequence[_Outcome], *, give_up: bool) -> None:
+    """Step 3: record every outcome of the batch, with its audit events, in one transaction.
+    Retryable failures stay queued (or fail, when `give_up`)."""
+    by_id = {o.dispatch_id: o for o in outcomes}
+    dispatches = session.scalars(
+        select(Dispatch)
+        .where(Dispatch.id.in_(list(by_id)), Dispatch.status == DispatchStatus.QUEUED)
+        .order_by(Dispatch.id)
+        .with_for_update()
+    ).all()
+    documents = {
+        d.id: d
+        for d in session.scalars(
+            select(Document).where(Document.id.in_([x.document_id for x in dispatches]))
+        )
+    }
+    pending: list[audit.PendingEvent] = []
+    deliveries: list[DeliveryEvent] = []
+    for dispatch in dispatches:
+        outcome = by_id[dispatch.id]
+        error = outcome.error
+        if error is not None:
+            if isinstance(error, MagdaRetryableError) and not give_up:
+                continue
+            reason = error.reason
+            if isinstance(error, MagdaRetryableError):
+                reason = gettext(
+                    "MAGDA bleef onbereikbaar na %(attempts)s pogingen; de verzending is"
+                    " gestopt: %(reason)s"
+                ) % {"attempts": SUBMIT_MAX_ATTEMPTS, "reason": error.reason}
+            event, delivery = _fail(dispatch, reason, code=error.code)
+            pending.append(event)
+            deliveries.append(delivery)
+            continue
+        submitted = outcome.submitted
+        assert submitted is not None
+        document = documents[dispatch.document_id]
+        dispatch.external_message_id = submitted.message_id
+        dispatch.correlation_id = submitted.correlation_id
+        dispatch.submitted_at = submitted.submitted_at
+        data = {
+            "register_number": dispatch.register_number,
+            "message_id": submitted.message_id,
+            "channel": dispatch.channel.value,
+        }
+        pending.append(
+            transitions.prepare(dispatch, DispatchStatus.SUBMITTED, actor=SYSTEM, data=data)
+        )
+        if document.status is not DocumentStatus.DISPATCHED:
+            pending.append(
+                transitions.prepare(document, DocumentStatus.DISPATCHED, actor=SYSTEM, data=data)
+            )
+        document.sent_at = submitted.submitted_at
+        document.legal_sending_date = submitted.submitted_at.astimezone(BRUSSELS).date()
+        deliveries.append(
+            DeliveryEvent(
+                id=uuid.uuid4(),
+                organisation_id=dispatch.organisation_id,
+                dispatch_id=dispatch.id,
+                kind="submitted",
+                occurred_at=submitted.submitted_at,
+                source="documentendienst",
+                source_event_id=f"{submitted.message_id}-{magda_types.SUBMITTED}",
+                detail={"replayed": submitted.replayed, "correlation_id": submitted.correlation_id},
+            )
+        )
+    session.add_all(deliveries)
+    if pending:
+        audit.record_many(session, pending)
+
+
+def submit_dispatches(
+    dispatch_ids: Sequence[uuid.UUID], *, attempt: int = 1, client: MagdaClient | None = None
+) -> int:
+    """Submit queued dispatches (the `dispatch.submit` job); see the module docstring for the
+    three steps. Idempotent. Returns how many were submitted now; raises MagdaRetryableError
+    (so the job backs off) when some could not be submitted yet and attempts remain."""
+    client = client or magda_client()
+    give_up = attempt >= SUBMIT_MAX_ATTEMPTS
     with session_scope() as session:
-        _record_submission(session, dispatch_id, submitted)
-    return DispatchStatus.SUBMITTED
-
-
-def _give_up(dispatch_id: uuid.UUID, error: MagdaError) -> None:
-    reason = gettext(
-        "MAGDA bleef onbereikbaar na %(attempts)s pogingen; de verzending is gestopt: %(reason)s"
-    ) % {"attempts": SUBMIT_MAX_ATTEMPTS, "reason": error.reason}
+        undecided = [
+            dispatch.id
+            for dispatch, recipient in session.execute(
+                select(Dispatch, Recipient)
+                .join(Document, Document.id == Dispatch.document_id)
+                .join(Recipient, Recipient.id == Document.recipient_id)
+                .where(
+                    Dispatch.id.in_(list(dispatch_ids)),
+                    Dispatch.status == DispatchStatus.QUEUED,
+                )
+            )
+            if _needs_decision(dispatch, recipient)
+        ]
+    retry: MagdaRetryableError | None = None
+    for dispatch_id in undecided:
+        try:
+            _decide_channel(dispatch_id, client)
+        except MagdaRetryableError as error:
+            if not give_up:
+                raise
+            retry = error
     with session_scope() as session:
-        dispatch = session.get(Dispatch, dispatch_id, with_for_update=True)
-        if dispatch is not None and dispatch.status is DispatchStatus.QUEUED:
-            _fail(session, dispatch, reason, code=error.code)
-
-
-def _status(dispatch_id: uuid.UUID) -> DispatchStatus | None:
+        prepared = _prepare(session, dispatch_ids)
+    if not prepared:
+        return 0
+    with ThreadPoolExecutor(
+        max_workers=min(SUBMIT_CONCURRENCY, len(prepared)), thread_name_prefix="magda-post"
+    ) as pool:
+        outcomes = list(pool.map(lambda p: _post(client, p), prepared))
     with session_scope() as session:
-        return session.scalar(select(Dispatch.status).where(Dispatch.id == dispatch_id))
+        _record(session, outcomes, give_up=give_up)
+    for outcome in outcomes:
+        if isinstance(outcome.error, MagdaRetryableError):
+            retry = outcome.error
+    if retry is not None and not give_up:
+        raise retry
+    return sum(o.submitted is not None for o in outcomes)
 
 
 @jobs.handler(SUBMIT_JOB)
 def _submit_job(payload: dict[str, object], context: jobs.JobContext) -> None:
-    submit_dispatch(uuid.UUID(str(payload["dispatch_id"])), attempt=context.attempt)
+    raw = payload.get("dispatch_ids") or [payload["dispatch_id"]]
+    assert isinstance(raw, list)
+    submit_dispatches([uuid.UUID(str(i)) for i in raw], attempt=context.attempt)
 
 
 # -- tracking -----------------------------------------------------------------------------------
