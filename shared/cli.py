@@ -79,6 +79,7 @@ def demo(
         "ZEGEL_TSA_URL": f"{sandbox}/tsa",
         "ZEGEL_MAGDA_BASE_URL": f"{sandbox}/magda",
         "ZEGEL_MAGDA_LEGAL_BASIS": DEMO_MAGDA_LEGAL_BASIS,
+        "ZEGEL_MAGDA_STATUS_POLL_SECONDS": "15",
         "ZEGEL_BACKOFFICE_BASE_URL": f"http://{host}:{backoffice_port}",
         "ZEGEL_PORTAL_BASE_URL": f"http://{host}:{portal_port}",
         "ZEGEL_SMTP_PORT": str(smtp_port),

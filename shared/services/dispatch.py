@@ -13,19 +13,23 @@ requires (`PAPER_RULES`). When a citizen's eBox status is not known yet, the sub
 asks MAGDA first (a logged consultation) and applies the rule to the answer. Staff may
 override the channel with a reason; the override is audited and never re-decided.
 
-**Submitting** (job `dispatch.submit`, one per dispatch) runs in three short steps so that no
-database lock is held while MAGDA is called:
-1. lock the dispatch and give it its register number (below); commit;
-2. POST the message with the dispatch's `Idempotency-Key` (and a fresh `x-correlation-id`);
-3. record the outcome: the dispatch submitted with its message id, the document dispatched,
-   its legal sending date set, a `submitted` delivery event; commit.
+**Submitting** (job `dispatch.submit`, one per batch of up to `SUBMIT_BATCH` dispatches queued
+together) runs in three short steps so that no database lock is held while MAGDA is called:
+1. lock the batch's queued dispatches and give each its register number (below); commit;
+2. POST each message with its dispatch's own `Idempotency-Key` (and a fresh
+   `x-correlation-id`), `SUBMIT_CONCURRENCY` at a time;
+3. record the outcomes: each dispatch submitted with its message id, its document dispatched,
+   the legal sending date set, a `submitted` delivery event, the audit events appended under
+   one lock of the chain; commit.
 A crash anywhere is harmless. Before (1) commits, nothing happened. Between (1) and (3) the job
-runs again once its lease expires, keeps the number it already has, and posts again with the
-same key: the Documentendienst answers with the first message instead of sending a second one.
-After (3), the job finds the dispatch submitted and does nothing. Retryable errors (5xx, 429,
-time-outs) raise, so the job backs off and tries again (up to `SUBMIT_MAX_ATTEMPTS`, about a
-day with the default backoff); a permanent refusal marks the dispatch failed with MAGDA's
-reason, which staff see. The document then stays `ready` and can be sent again.
+runs again once its lease expires, keeps the numbers already given, and posts again with the
+same keys: the Documentendienst answers with the first message instead of sending a second
+one. After (3), the job finds the dispatches submitted and does nothing. A permanent refusal
+(problem JSON, `x-magda-exceptions`) marks that dispatch failed with MAGDA's reason, which
+staff see; the document stays `ready` and can be sent again. Retryable errors (5xx, 429,
+time-outs) leave the dispatch queued and make the job raise after recording the others, so it
+backs off and tries again the ones still queued (up to `SUBMIT_MAX_ATTEMPTS`, about a day with
+the default backoff; then they fail with the reason).
 
 **Register numbers, gapless per organisation and year.** `assign_register_number()` increments
 the organisation's `RegisterCounter` row for the year under a row lock (`SELECT … FOR UPDATE`;
@@ -1053,7 +1057,6 @@ def _keep_attestation(session: Session, dispatch: Dispatch, client: MagdaClient)
 
 def poll_statuses(*, client: MagdaClient | None = None, limit: int | None = None) -> PollResult:
     """Ask the status of every open dispatch and record what is new (the periodic job)."""
-    client = client or magda_client()
     result = PollResult()
     with session_scope() as session:
         rows = session.execute(
@@ -1070,6 +1073,9 @@ def poll_statuses(*, client: MagdaClient | None = None, limit: int | None = None
             .order_by(Dispatch.last_polled_at.is_not(None), Dispatch.last_polled_at)
             .limit(limit or 100_000)
         ).all()
+    if not rows:
+        return result
+    client = client or magda_client()
     ebox = [(r.id, r.external_message_id) for r in rows if r.channel is Channel.EBOX]
     paper = [(r.id, r.external_message_id) for r in rows if r.channel is Channel.PAPER]
     registered = [(r.id, r.external_message_id) for r in rows if r.channel is Channel.REGISTERED]
