@@ -16,6 +16,7 @@ from shared.config import get_settings
 from shared.errors import ConfigError
 
 APPS = {"portal": "portal.app:app", "backoffice": "backoffice.app:app"}
+DEMO_MAGDA_LEGAL_BASIS = "Demo: machtiging IVC/KSZG/00/000 (zandbak, geen echte rechtsgrond)"
 
 
 class ZegelGroup(click.Group):
@@ -48,6 +49,7 @@ def _register_job_handlers() -> None:
     importlib.import_module("shared.services.signing")
     importlib.import_module("shared.services.signing_batches")
     importlib.import_module("shared.services.notifications")
+    importlib.import_module("shared.services.dispatch")
 
 
 def _load_app(target: str) -> Any:
@@ -77,6 +79,9 @@ def demo(
         "ZEGEL_CITIZEN_OIDC_ISSUER": f"{sandbox}/oidc",
         "ZEGEL_STAFF_OIDC_ISSUER": f"{sandbox}/oidc",
         "ZEGEL_TSA_URL": f"{sandbox}/tsa",
+        "ZEGEL_MAGDA_BASE_URL": f"{sandbox}/magda",
+        "ZEGEL_MAGDA_LEGAL_BASIS": DEMO_MAGDA_LEGAL_BASIS,
+        "ZEGEL_MAGDA_STATUS_POLL_SECONDS": "15",
         "ZEGEL_BACKOFFICE_BASE_URL": f"http://{host}:{backoffice_port}",
         "ZEGEL_PORTAL_BASE_URL": f"http://{host}:{portal_port}",
         "ZEGEL_SMTP_HOST": host,

@@ -19,6 +19,8 @@ DEFAULT_SECRET = "zegel-development-secret-change-me"  # noqa: S105 - the known 
 DEFAULT_AUDIT_KEY = "zegel-development-audit-key-change-me"
 DEFAULT_PROTECTION_KEY = "zegel-development-protection-key-change-me"
 SANDBOX_CLIENT_SECRET = "sandbox-secret"  # noqa: S105 - the sandbox OP's known client secret
+SANDBOX_MAGDA_CLIENT_ID = "zegel-sandbox"
+_LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "[::1]", "0.0.0.0")  # noqa: S104 - compared only
 
 
 class Environment(StrEnum):
@@ -56,8 +58,21 @@ class Settings(BaseSettings):
 
     # External services (filled in by the issues that add each client)
     magda_base_url: str = "http://127.0.0.1:8002/magda"
-    magda_client_id: str = "zegel-sandbox"
+    """MAGDA gateway (person, eBox consent, Documentendienst); the sandbox at /magda."""
+    magda_client_id: str = SANDBOX_MAGDA_CLIENT_ID
     magda_private_key_path: Path | None = None
+    """Private key (PEM or JWK) that signs the JWT client assertion for the OAuth2 token.
+    Outside production, unset means the development key under ZEGEL_DEV_PKI_PATH."""
+    magda_token_url: str | None = None
+    """OAuth2 token endpoint; default: ZEGEL_MAGDA_BASE_URL + /oauth2/token."""
+    magda_timeout_seconds: float = Field(default=10.0, gt=0)
+    magda_legal_basis: str = ""
+    """Reference of the authorisation to consult the national register (e.g. the deliberation
+    of the Informatieveiligheidscomité). Without it every look-up is refused."""
+    magda_status_poll_seconds: int = Field(default=300, ge=1)
+    """How often the delivery status of open dispatches is asked."""
+    magda_sandbox_step_seconds: float = Field(default=20.0, ge=0)
+    """The sandbox moves a message one status further every this many seconds."""
     stripe_api_base: str = "http://127.0.0.1:8002/stripe"
     stripe_secret_key: SecretStr = SecretStr("sk_test_sandbox")
     stripe_webhook_secrets: list[SecretStr] = Field(default_factory=list)
@@ -160,9 +175,26 @@ class Settings(BaseSettings):
                 )
         if self.sandboxes_enabled:
             problems.append("ZEGEL_SANDBOXES_ENABLED must be false in production")
+        problems.extend(self._magda_problems())
         if problems:
             raise ValueError("; ".join(problems))
         return self
+
+    def _magda_problems(self) -> list[str]:
+        """Production talks to the real MAGDA gateway with its own key, never the sandbox."""
+        problems: list[str] = []
+        base = self.magda_base_url.rstrip("/")
+        host = base.split("://", 1)[-1].split("/", 1)[0].rsplit(":", 1)[0]
+        if base.startswith(self.sandbox_base_url.rstrip("/")) or host in _LOOPBACK_HOSTS:
+            problems.append("ZEGEL_MAGDA_BASE_URL still points to the sandbox")
+        if self.magda_client_id == SANDBOX_MAGDA_CLIENT_ID:
+            problems.append("ZEGEL_MAGDA_CLIENT_ID still has its sandbox default")
+        key = self.magda_private_key_path
+        if key is None:
+            problems.append("ZEGEL_MAGDA_PRIVATE_KEY_PATH is not set")
+        elif key.resolve().is_relative_to(self.dev_pki_path.resolve()):
+            problems.append("ZEGEL_MAGDA_PRIVATE_KEY_PATH is the development key")
+        return problems
 
 
 def _explain(error: ValidationError) -> str:

@@ -18,6 +18,7 @@ from joserfc.jwk import ECKey, Key, RSAKey
 from litestar import Litestar, Response, get
 
 from shared.config import SANDBOX_CLIENT_SECRET, Settings, get_settings
+from shared.integrations.magda.sandbox import MagdaSandbox, create_magda_sandbox_router
 from shared.integrations.mail.sandbox import MailSink
 from shared.integrations.oidc.sandbox import (
     IdentityKind,
@@ -113,10 +114,13 @@ def create_sandbox_app(
     *,
     oidc_clients: Sequence[SandboxClient] | None = None,
     base_url: str | None = None,
+    magda: MagdaSandbox | None = None,
 ) -> Litestar:
     """The sandbox server. `base_url` is its public address (default: the sandbox_base_url
     setting); the OpenID Provider's issuer is `base_url + "/oidc"`. `oidc_clients` default to
-    `default_oidc_clients()`. Raises ConfigError when ZEGEL_ENV=production."""
+    `default_oidc_clients()`. The MAGDA gateway lives at /magda (`magda`: a sandbox object
+    to control from a test; default one trusting the configured client key). Raises
+    ConfigError when ZEGEL_ENV=production."""
     settings = get_settings()
     issuer = (base_url or settings.sandbox_base_url).rstrip("/") + "/oidc"
     oidc = create_oidc_sandbox_router(
@@ -129,7 +133,9 @@ def create_sandbox_app(
             "<p>Lokale zandbakken van externe diensten, alleen voor ontwikkeling en tests.</p>"
             '<ul><li><a href="/mail">Ontvangen e-mails (SMTP-zandbak)</a></li>'
             '<li><a href="/oidc">Testaanmelding (OpenID Provider)</a></li>'
-            '<li><a href="/tsa">Tijdstempeldienst (RFC 3161)</a></li></ul>'
+            '<li><a href="/tsa">Tijdstempeldienst (RFC 3161)</a></li>'
+            '<li><a href="/magda">MAGDA: rijksregister, eBox en Documentendienst</a>'
+            ' (<a href="/magda/ebox">eBox van de testburgers</a>)</li></ul>'
         )
         return PAGE.format(title="Zegel — zandbakken", body=body)
 
@@ -149,4 +155,9 @@ def create_sandbox_app(
     def healthz() -> Response[dict[str, str]]:
         return Response({"status": "ok"})
 
-    return Litestar(route_handlers=[index, mail, healthz, oidc, create_tsa_sandbox_router()])
+    magda_router = create_magda_sandbox_router(
+        public_url=(base_url or settings.sandbox_base_url).rstrip("/") + "/magda", sandbox=magda
+    )
+    return Litestar(
+        route_handlers=[index, mail, healthz, oidc, create_tsa_sandbox_router(), magda_router]
+    )

@@ -7,7 +7,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, ClassVar
 
-from sqlalchemy import JSON, ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy import JSON, ForeignKey, String, Text, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from shared.db import Base, IdMixin, TimestampMixin, enum_column, utcnow
@@ -46,6 +46,7 @@ DISPATCH_STATES = machine(
         DispatchStatus.QUEUED: (DispatchStatus.SUBMITTED, DispatchStatus.FAILED),
         DispatchStatus.SUBMITTED: (
             DispatchStatus.PRINTED,
+            DispatchStatus.POSTED,
             DispatchStatus.DELIVERED,
             DispatchStatus.FAILED,
         ),
@@ -70,15 +71,26 @@ class Dispatch(IdMixin, TimestampMixin, Base):
     """One sending of one document over one channel; its register number makes the register."""
 
     __tablename__ = "dispatch"
-    __table_args__ = (UniqueConstraint("organisation_id", "register_year", "register_sequence"),)
+    __table_args__ = (
+        UniqueConstraint("organisation_id", "register_year", "register_sequence"),
+        UniqueConstraint("document_id", "attempt"),
+    )
     states: ClassVar[StateMachine[DispatchStatus]] = DISPATCH_STATES
 
     organisation_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("organisation.id"), index=True)
     document_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("document.id"), index=True)
+    attempt: Mapped[int] = mapped_column(default=1, server_default="1")
+    """1 for a document's first dispatch, 2 for the next (after a failure or a return), ...
+    Unique per document: two clicks that race both ask for the same attempt, one loses."""
+    recipient_name: Mapped[str] = mapped_column(String(200), default="", server_default="")
+    """The recipient's name when it was queued (the register shows and searches it)."""
+    requested_by_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("staff_user.id"))
+    requested_by_label: Mapped[str] = mapped_column(String(200), default="", server_default="")
     channel: Mapped[Channel] = mapped_column(enum_column(Channel, "channel"))
     with_acknowledgement: Mapped[bool] = mapped_column(default=False)
     channel_reason: Mapped[str] = mapped_column(Text)
     """Why this channel was chosen (rule or staff override with reason)."""
+    channel_overridden: Mapped[bool] = mapped_column(default=False, server_default=false())
     status: Mapped[DispatchStatus] = mapped_column(
         enum_column(DispatchStatus, "dispatch_status"), default=DispatchStatus.QUEUED, index=True
     )
@@ -87,7 +99,14 @@ class Dispatch(IdMixin, TimestampMixin, Base):
     register_sequence: Mapped[int | None]
     external_message_id: Mapped[str | None] = mapped_column(String(100), index=True)
     failure_reason: Mapped[str | None] = mapped_column(Text)
+    correlation_id: Mapped[str | None] = mapped_column(String(64))
+    """The x-correlation-id of the submission (to find it in MAGDA's logs)."""
     submitted_at: Mapped[datetime | None]
+    delivered_at: Mapped[datetime | None]
+    """When it reached the eBox or the letter was delivered (or came back)."""
+    attestation_sha256: Mapped[str | None] = mapped_column(String(64))
+    """bpost's proof of a registered letter (PDF in storage)."""
+    last_polled_at: Mapped[datetime | None]
 
     document: Mapped[Document] = relationship()
     events: Mapped[list[DeliveryEvent]] = relationship(

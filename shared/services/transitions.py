@@ -65,3 +65,28 @@ def transition(
         status_after=target.value,
         data=data,
     )
+
+
+def prepare(
+    obj: Stateful[S],
+    target: S,
+    *,
+    actor: audit.Actor,
+    action: str | None = None,
+    data: dict[str, Any] | None = None,
+) -> audit.PendingEvent:
+    """Move `obj` (which has an id) to `target` and return its audit event, to be appended
+    with `audit.record_many` in the same transaction (for changes to many objects at once)."""
+    check(obj, target)
+    before = obj.status
+    obj.status = target
+    return audit.PendingEvent(
+        actor=actor,
+        organisation_id=obj.organisation_id,
+        action=action or f"{obj.states.name}.{target.value}",
+        object_type=obj.states.name,
+        object_id=obj.id,
+        status_before=before.value,
+        status_after=target.value,
+        data=data,
+    )

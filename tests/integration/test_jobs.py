@@ -237,7 +237,9 @@ def test_periodic_jobs_are_scheduled_once_per_slot(
 ) -> None:
     monkeypatch.setattr(jobs, "_periodic", {})
     jobs.periodic("test.record", timedelta(hours=1), {"file": "x"})
-    now = utcnow()
+    # Five minutes into an hour: the minute later below stays in the same slot whatever the
+    # clock says (with utcnow() the test failed in the last minute of every hour).
+    now = utcnow().replace(minute=5, second=0, microsecond=0)
     schedule_periodic(session, now)
     schedule_periodic(session, now)  # a second worker in the same slot
     schedule_periodic(session, now + timedelta(minutes=1))

@@ -80,6 +80,9 @@ def test_production_refuses_to_run_the_demo() -> None:
                 "ZEGEL_PROTECTION_KEY": strong + "b",
                 "ZEGEL_CITIZEN_OIDC_CLIENT_SECRET": strong + "c",
                 "ZEGEL_STAFF_OIDC_CLIENT_SECRET": strong + "d",
+                "ZEGEL_MAGDA_BASE_URL": "https://magda.example.be/gateway",
+                "ZEGEL_MAGDA_CLIENT_ID": "gemeente-testdorp",
+                "ZEGEL_MAGDA_PRIVATE_KEY_PATH": "/etc/zegel/magda-client.pem",
             },
         )
     )

@@ -767,6 +767,9 @@ def test_the_router_refuses_to_exist_in_production(monkeypatch: pytest.MonkeyPat
         sandboxes_enabled=False,
         citizen_oidc_client_secret="c" * 40,
         staff_oidc_client_secret="d" * 40,
+        magda_base_url="https://magda.example.be/gateway",
+        magda_client_id="gemeente-testdorp",
+        magda_private_key_path="/etc/zegel/magda-client.pem",
     )
     monkeypatch.setattr(sandbox, "get_settings", lambda: production)
     with pytest.raises(ConfigError, match="production"):

@@ -308,6 +308,9 @@ def test_hsts_and_secure_cookies_in_production() -> None:
         sandboxes_enabled=False,
         citizen_oidc_client_secret="c" * 40,
         staff_oidc_client_secret="d" * 40,
+        magda_base_url="https://magda.example.be/gateway",
+        magda_client_id="gemeente-testdorp",
+        magda_private_key_path="/etc/zegel/magda-client.pem",
     )
     headers = dict(security_headers(settings))
     assert headers[b"strict-transport-security"].startswith(b"max-age=")

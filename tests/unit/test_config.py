@@ -24,7 +24,13 @@ def test_production_refuses_default_secrets_and_says_which() -> None:
     assert "ZEGEL_PROTECTION_KEY" in message
 
 
-REAL_CLIENTS = {"citizen_oidc_client_secret": STRONG, "staff_oidc_client_secret": STRONG}
+REAL_CLIENTS = {
+    "citizen_oidc_client_secret": STRONG,
+    "staff_oidc_client_secret": STRONG,
+    "magda_base_url": "https://magda.example.be/gateway",
+    "magda_client_id": "gemeente-testdorp",
+    "magda_private_key_path": "/etc/zegel/magda-client.pem",
+}
 
 
 def test_production_refuses_sandboxes() -> None:
@@ -50,6 +56,36 @@ def test_production_refuses_the_sandbox_client_secret() -> None:
         )
     assert "ZEGEL_CITIZEN_OIDC_CLIENT_SECRET still has its sandbox default" in str(raised.value)
     assert "ZEGEL_STAFF_OIDC_CLIENT_SECRET" in str(raised.value)
+
+
+def test_production_refuses_the_magda_sandbox() -> None:
+    with pytest.raises(ConfigError) as raised:
+        load_settings(
+            env="production",
+            secret_key=STRONG,
+            audit_key=STRONG,
+            protection_key=STRONG,
+            sandboxes_enabled=False,
+            citizen_oidc_client_secret=STRONG,
+            staff_oidc_client_secret=STRONG,
+        )
+    message = str(raised.value)
+    assert "ZEGEL_MAGDA_BASE_URL still points to the sandbox" in message
+    assert "ZEGEL_MAGDA_CLIENT_ID still has its sandbox default" in message
+    assert "ZEGEL_MAGDA_PRIVATE_KEY_PATH is not set" in message
+
+
+def test_production_refuses_the_development_magda_key() -> None:
+    with pytest.raises(ConfigError, match="ZEGEL_MAGDA_PRIVATE_KEY_PATH is the development key"):
+        load_settings(
+            env="production",
+            secret_key=STRONG,
+            audit_key=STRONG,
+            protection_key=STRONG,
+            sandboxes_enabled=False,
+            dev_pki_path="var/pki",
+            **{**REAL_CLIENTS, "magda_private_key_path": "var/pki/magda-client.jwk"},
+        )
 
 
 def test_production_refuses_short_secrets() -> None:

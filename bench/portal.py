@@ -1,0 +1,281 @@
+"""The citizen's document page under load, next to a bare Litestar + Jinja2 page.
+
+    ZEGEL_DATABASE_URL=postgresql://postgres@127.0.0.1/bench .venv/bin/python bench/portal.py
+
+Fills the configured PostgreSQL database (give it an empty one) with N documents
+(default 100,000) of one organisation, each addressed to its own citizen and sent, with a
+payment request for every second one; logs one of those citizens in and serves:
+- Zegel: the portal app (`portal.app:create_app`), the real `/d/<token>` page of that citizen's
+  document: session lookup, guard, document and follow-up queries, signatures, timeline, the
+  full template, security headers;
+- bare: a Litestar app with one Jinja2 template of the same size and no database.
+Each runs in its own uvicorn process; 50 concurrent clients (`--clients`) send requests for
+`--seconds` each. Prints requests per second and p95 latency for both; the last line is
+`ratio: X.XX` (Zegel's requests per second / bare's).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import multiprocessing
+import os
+import secrets
+import socket
+import statistics
+import tempfile
+import time
+import uuid
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+
+def _configure() -> None:
+    url = os.environ.get("ZEGEL_DATABASE_URL", "")
+    if not url.startswith("postgresql"):
+        raise SystemExit(
+            "bench/portal.py measures production: set ZEGEL_DATABASE_URL to an empty PostgreSQL"
+            " database (SQLite, the embedded default, serialises every request on its lock)."
+        )
+    work = Path(tempfile.mkdtemp(prefix="zegel-bench-portal-"))
+    os.environ["ZEGEL_STORAGE_PATH"] = str(work / "files")
+    os.environ.setdefault("ZEGEL_LOG_LEVEL", "WARNING")
+
+
+def _fill(count: int) -> tuple[str, str]:
+    """N sent documents; returns (the session cookie of one citizen, that citizen's token)."""
+    import hashlib
+
+    from sqlalchemy import insert
+
+    from shared.db import session_scope, utcnow
+    from shared.migrate import upgrade_database
+    from shared.models import (
+        Document,
+        DocumentStatus,
+        OrganisationKind,
+        PaymentRequest,
+        PaymentRequestStatus,
+        Recipient,
+        RecipientKind,
+        WebSession,
+    )
+    from shared.protection import seal, ssin_digest
+    from shared.services import audit
+    from shared.services.organisations import create_organisation
+
+    upgrade_database()
+    now = utcnow()
+    with session_scope() as session:
+        org = create_organisation(
+            session,
+            name="Gemeente Benchdorp",
+            kind=OrganisationKind.GEMEENTE,
+            slug=f"bench-{uuid.uuid4().hex[:8]}",
+            actor=audit.Actor.system("bench"),
+        )
+        org_id = org.id
+    sealed = seal("85073003328")  # the sealed value is never read here; one is enough
+    chosen = count // 2
+    chosen_digest = ""
+    chosen_token = ""
+    batch = 5000
+    for start in range(0, count, batch):
+        recipients, documents, payments = [], [], []
+        for i in range(start, min(start + batch, count)):
+            digest = ssin_digest(f"{85000000000 + i:011d}")
+            recipient_id, document_id = uuid.uuid4(), uuid.uuid4()
+            token = secrets.token_urlsafe(32)
+            if i == chosen:
+                chosen_digest, chosen_token = digest, token
+            recipients.append(
+                {
+                    "id": recipient_id,
+                    "organisation_id": org_id,
+                    "kind": RecipientKind.CITIZEN,
+                    "ssin_digest": digest,
+                    "ssin_sealed": sealed,
+                    "name": f"Burger {i}",
+                    "street": "Kerkstraat 1",
+                    "postal_code": "9999",
+                    "city": "Benchdorp",
+                    "created_at": now,
+                    "updated_at": now,
+                }
+            )
+            documents.append(
+                {
+                    "id": document_id,
+                    "organisation_id": org_id,
+                    "recipient_id": recipient_id,
+                    "document_type": "tax_assessment",
+                    "title": f"Belasting op tweede verblijven {i}",
+                    "status": DocumentStatus.DISPATCHED,
+                    "file_name": "aanslag.pdf",
+                    "original_sha256": "0" * 64,
+                    "current_sha256": "0" * 64,
+                    "page_count": 1,
+                    "public_token": token,
+                    "sent_at": datetime(2026, 11, 20, 9, 0, tzinfo=UTC),
+                    "amount_due_cents": 12550 if i % 2 == 0 else None,
+                    "created_at": now,
+                    "updated_at": now,
+                }
+            )
+            if i % 2 == 0:
+                payments.append(
+                    {
+                        "id": uuid.uuid4(),
+                        "organisation_id": org_id,
+                        "document_id": document_id,
+                        "amount_cents": 12550,
+                        "due_date": date(2026, 12, 31),
+                        "structured_communication": f"{i:010d}{(i % 97) or 97:02d}",
+                        "iban": "BE71096123456769",
+                        "status": PaymentRequestStatus.OPEN,
+                        "created_at": now,
+                        "updated_at": now,
+                    }
+                )
+        with session_scope() as session:
+            session.execute(insert(Recipient), recipients)
+            session.execute(insert(Document), documents)
+            if payments:
+                session.execute(insert(PaymentRequest), payments)
+    cookie = secrets.token_urlsafe(32)
+    with session_scope() as session:
+        session.add(
+            WebSession(
+                token_digest=hashlib.sha256(cookie.encode()).hexdigest(),
+                app="portal",
+                issuer="https://bench.invalid",
+                subject="bench-citizen",
+                display_name="Burger Bench",
+                acr=None,
+                auth_level=3,
+                citizen_ssin_digest=chosen_digest,
+                created_at=now,
+                last_seen_at=now,
+                expires_at=datetime(2099, 1, 1, tzinfo=UTC),
+            )
+        )
+    return cookie, chosen_token
+
+
+BARE_TEMPLATE = """<!doctype html><html lang="nl"><head><meta charset="utf-8">
+<title>{{ title }}</title></head><body><main><h1>{{ title }}</h1>
+<dl>{% for key, value in rows %}<dt>{{ key }}</dt><dd>{{ value }}</dd>{% endfor %}</dl>
+{% for paragraph in paragraphs %}<p>{{ paragraph }}</p>{% endfor %}</main></body></html>"""
+
+
+def _bare_app() -> object:
+    from jinja2 import Environment
+    from litestar import Litestar, get
+    from litestar.response import Response
+
+    template = Environment(autoescape=True).from_string(BARE_TEMPLATE)
+
+    @get("/d/{token:str}", sync_to_thread=False)
+    def page(token: str) -> Response[str]:
+        html = template.render(
+            title="Belasting op tweede verblijven",
+            rows=[("Van", "Gemeente Benchdorp"), ("Te betalen", "€ 125,50"), ("Token", token)],
+            paragraphs=["Een brief van Gemeente Benchdorp."] * 40,
+        )
+        return Response(html, media_type="text/html")
+
+    return Litestar([page])
+
+
+def _serve(which: str, sock: socket.socket) -> None:
+    import uvicorn
+
+    if which == "zegel":
+        from portal.app import create_app
+
+        app: object = create_app()
+    else:
+        app = _bare_app()
+    config = uvicorn.Config(app, log_config=None, access_log=False, log_level="warning")  # type: ignore[arg-type]
+    uvicorn.Server(config).run(sockets=[sock])
+
+
+async def _load(url: str, cookie: str, clients: int, seconds: float) -> tuple[float, float, int]:
+    import httpx
+
+    latencies: list[float] = []
+    errors = 0
+    stop_at = time.perf_counter() + seconds
+    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
+    async with httpx.AsyncClient(
+        cookies={"zegel_portal_session": cookie}, limits=limits, timeout=30
+    ) as client:
+
+        async def one_client() -> None:
+            nonlocal errors
+            while time.perf_counter() < stop_at:
+                started = time.perf_counter()
+                response = await client.get(url)
+                latencies.append(time.perf_counter() - started)
+                if response.status_code != 200:
+                    errors += 1
+
+        started = time.perf_counter()
+        await asyncio.gather(*(one_client() for _ in range(clients)))
+        elapsed = time.perf_counter() - started
+    p95 = statistics.quantiles(latencies, n=20)[18] * 1000
+    return len(latencies) / elapsed, p95, errors
+
+
+def _measure(
+    which: str, path: str, cookie: str, clients: int, seconds: float
+) -> tuple[float, float]:
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(1024)
+    port = sock.getsockname()[1]
+    process = multiprocessing.get_context("spawn").Process(target=_serve, args=(which, sock))
+    process.start()
+    try:
+        import httpx
+
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                httpx.get(
+                    f"http://127.0.0.1:{port}{path}", cookies={"zegel_portal_session": cookie}
+                )
+                break
+            except httpx.TransportError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.1)
+        url = f"http://127.0.0.1:{port}{path}"
+        asyncio.run(_load(url, cookie, clients, 2))  # warm up
+        rps, p95, errors = asyncio.run(_load(url, cookie, clients, seconds))
+    finally:
+        process.terminate()
+        process.join()
+    if errors:
+        raise SystemExit(f"{which}: {errors} responses were not 200")
+    print(f"{which:>6}: {rps:8.1f} requests/s   p95 {p95:6.1f} ms   ({clients} clients)")
+    return rps, p95
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("documents", nargs="?", type=int, default=100_000)
+    parser.add_argument("--clients", type=int, default=50)
+    parser.add_argument("--seconds", type=float, default=10)
+    args = parser.parse_args()
+    _configure()
+    started = time.perf_counter()
+    cookie, token = _fill(args.documents)
+    print(f"filled {args.documents} documents in {time.perf_counter() - started:.1f} s")
+    zegel_rps, _ = _measure("zegel", f"/d/{token}", cookie, args.clients, args.seconds)
+    bare_rps, _ = _measure("bare", f"/d/{token}", cookie, args.clients, args.seconds)
+    print(f"ratio: {zegel_rps / bare_rps:.2f}")
+
+
+if __name__ == "__main__":
+    main()
