@@ -23,11 +23,17 @@ import os
 import secrets
 import socket
 import statistics
+import sys
 import tempfile
 import time
 import uuid
 from datetime import UTC, date, datetime
 from pathlib import Path
+
+# This script's name would shadow the `portal` package: look modules up from the repository.
+_HERE = Path(__file__).resolve().parent
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
+sys.path.insert(0, str(_HERE.parent))
 
 
 def _configure() -> None:
@@ -175,7 +181,6 @@ def _bare_app() -> object:
 
     template = Environment(autoescape=True).from_string(BARE_TEMPLATE)
 
-    @get("/d/{token:str}", sync_to_thread=False)
     def page(token: str) -> Response[str]:
         html = template.render(
             title="Belasting op tweede verblijven",
@@ -184,7 +189,10 @@ def _bare_app() -> object:
         )
         return Response(html, media_type="text/html")
 
-    return Litestar([page])
+    # Real annotations: in the server process this module is __mp_main__, where Litestar
+    # cannot resolve the postponed (string) ones.
+    page.__annotations__ = {"token": str, "return": Response[str]}
+    return Litestar([get("/d/{token:str}", sync_to_thread=False)(page)])
 
 
 def _serve(which: str, sock: socket.socket) -> None:

@@ -124,7 +124,10 @@ def make_engine(url: str) -> Engine:
     if parsed.get_backend_name() == "postgresql":
         if parsed.drivername == "postgresql":
             parsed = parsed.set(drivername="postgresql+psycopg")
-        return create_engine(parsed, pool_pre_ping=True, pool_size=10, max_overflow=20)
+        # More connections than worker threads (anyio's default limit is 40): a request can
+        # hold a connection while it waits for a thread to commit, so a smaller pool lets
+        # threads that wait for a connection starve the requests that would free one.
+        return create_engine(parsed, pool_pre_ping=True, pool_size=20, max_overflow=30)
     raise ConfigError(
         f"ZEGEL_DATABASE_URL: unsupported database {parsed.get_backend_name()!r}"
         " (use sqlite or postgresql)"
