@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from backoffice.controllers import admin, documents, experience, signing_folder
+from backoffice.controllers import admin, dispatching, documents, experience, signing_folder
 from backoffice.controllers.start import start_page, switch_organisation
 from backoffice.navigation import menu_for
 from shared.services.auth import App
@@ -33,6 +33,8 @@ def create_app() -> ZegelApp:
             signing_folder.signing_decline_form,
             signing_folder.signing_decline,
             experience.experience_report,
+            dispatching.dispatch_send,
+            dispatching.dispatch_progress,
             admin.staff_list,
             admin.staff_new,
             admin.staff_create,

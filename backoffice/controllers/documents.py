@@ -7,6 +7,7 @@ import uuid
 from litestar import get
 from litestar.response import Template
 
+from backoffice.controllers.dispatching import CHANNEL_OPTIONS
 from shared.errors import InvalidInput
 from shared.models.documents import DOCUMENT_STATES, DocumentStatus
 from shared.models.people import SIGNER_FUNCTION_LABELS, StaffRole
@@ -39,6 +40,7 @@ def document_list(
             "statuses": DOCUMENT_STATES.labels,
             "status_label": DOCUMENT_STATES.label,
             "selected": wanted,
+            "run_id": uuid.uuid4(),
         },
     )
 
@@ -63,6 +65,8 @@ def document_detail(
             "view": view,
             "status_label": DOCUMENT_STATES.label,
             "signature_label": SIGNATURE_STATES.label,
+            "run_id": uuid.uuid4(),
+            "channel_options": CHANNEL_OPTIONS,
             "function_label": SIGNER_FUNCTION_LABELS,
         },
     )

@@ -85,6 +85,8 @@ class Dispatch(IdMixin, TimestampMixin, Base):
     recipient_name: Mapped[str] = mapped_column(String(200), default="", server_default="")
     """The recipient's name when it was queued (the register shows and searches it)."""
     requested_by_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("staff_user.id"))
+    run_id: Mapped[uuid.UUID | None] = mapped_column(index=True)
+    """The "Verzenden" click that queued it (its progress view counts the run's dispatches)."""
     requested_by_label: Mapped[str] = mapped_column(String(200), default="", server_default="")
     channel: Mapped[Channel] = mapped_column(enum_column(Channel, "channel"))
     with_acknowledgement: Mapped[bool] = mapped_column(default=False)

@@ -291,11 +291,13 @@ def send(
     actor: audit.Actor,
     staff_user_id: uuid.UUID | None = None,
     override: ChannelOverride | None = None,
+    run_id: uuid.UUID | None = None,
 ) -> SendResult:
     """Queue one dispatch per sendable document, in the caller's transaction.
 
     Documents that cannot go are listed in `refused` with a Dutch reason; the others are
-    queued. Documents of another organisation count as not found.
+    queued. Documents of another organisation count as not found. `run_id` names the click
+    that sent them, for its progress view (`run_progress`).
     """
     if override is not None and not override.reason.strip():
         raise InvalidInput(gettext("Geef een reden op om het kanaal te wijzigen."))
@@ -371,6 +373,7 @@ def send(
             recipient_name=recipient.name,
             requested_by_id=staff_user_id,
             requested_by_label=actor.label,
+            run_id=run_id,
             channel=choice.channel,
             with_acknowledgement=choice.with_acknowledgement,
             channel_reason=choice.reason,
@@ -478,6 +481,30 @@ def progress(
     queued = counts.get(DispatchStatus.QUEUED, 0)
     failed = counts.get(DispatchStatus.FAILED, 0)
     return Progress(queued, sum(counts.values()) - queued - failed, failed)
+
+
+def run_exists(session: Session, organisation_id: uuid.UUID, run_id: uuid.UUID) -> bool:
+    """Whether this "Verzenden" click already queued something (a second post of its form)."""
+    found = session.scalar(
+        select(Dispatch.id)
+        .where(Dispatch.organisation_id == organisation_id, Dispatch.run_id == run_id)
+        .limit(1)
+    )
+    return found is not None
+
+
+def run_progress(session: Session, organisation_id: uuid.UUID, run_id: uuid.UUID) -> Progress:
+    """`progress` of everything one "Verzenden" click queued; NotFound for an unknown run."""
+    ids = list(
+        session.scalars(
+            select(Dispatch.id).where(
+                Dispatch.organisation_id == organisation_id, Dispatch.run_id == run_id
+            )
+        )
+    )
+    if not ids:
+        raise NotFound(gettext("Deze verzending bestaat niet."))
+    return progress(session, organisation_id, ids)
 
 
 # -- register numbers ---------------------------------------------------------------------------

@@ -10,9 +10,11 @@ from sqlalchemy.orm import Session, joinedload
 
 from shared.errors import NotFound
 from shared.i18n import gettext
+from shared.models.dispatch import Dispatch, DispatchStatus
 from shared.models.documents import Document, DocumentStatus
 from shared.models.people import StaffRole, StaffRoleAssignment
 from shared.models.signing import SignatureRequest, SignatureStatus
+from shared.services import dispatch
 from shared.services.access import StaffContext, document_for_staff
 from shared.services.timeline import TimelineEntry, document_timeline
 
@@ -47,6 +49,16 @@ class DocumentView:
     document: Document
     signatures: list[SignatureRequest]
     timeline: list[TimelineEntry]
+    deliveries: list[dispatch.TimelineEntry]
+    """Every dispatch of the document and its delivery events, oldest first."""
+    failure: str | None
+    """Why the last dispatch failed, when it did."""
+    channel_reason: str | None
+    """Why the last dispatch took its channel."""
+
+    @property
+    def sendable(self) -> bool:
+        return self.document.status in dispatch.SENDABLE
 
 
 def document_view(session: Session, context: StaffContext, document_id: uuid.UUID) -> DocumentView:
@@ -61,7 +73,20 @@ def document_view(session: Session, context: StaffContext, document_id: uuid.UUI
         ).all()
     )
     timeline = document_timeline(session, context.organisation_id, document.id)
-    return DocumentView(document, signatures, timeline)
+    last = session.scalars(
+        select(Dispatch)
+        .where(Dispatch.document_id == document.id)
+        .order_by(Dispatch.attempt.desc())
+        .limit(1)
+    ).first()
+    return DocumentView(
+        document,
+        signatures,
+        timeline,
+        dispatch.timeline(session, context.organisation_id, document.id),
+        last.failure_reason if last is not None and last.status is DispatchStatus.FAILED else None,
+        last.channel_reason if last is not None else None,
+    )
 
 
 def my_signature_request(

@@ -106,6 +106,9 @@ def sandbox(live_server: ServeApp, portal_url: str, backoffice_url: str) -> Iter
         environment.setenv("ZEGEL_SIGNING_DIGEST_DELAY_SECONDS", "1")
         environment.setenv("ZEGEL_PORTAL_BASE_URL", portal_url)
         environment.setenv("ZEGEL_BACKOFFICE_BASE_URL", backoffice_url)
+        environment.setenv("ZEGEL_MAGDA_BASE_URL", f"{base}/magda")
+        environment.setenv("ZEGEL_MAGDA_LEGAL_BASIS", "Beraadslaging IVC nr. 26/000 (e2e)")
+        environment.setenv("ZEGEL_MAGDA_SANDBOX_STEP_SECONDS", "1")
         get_settings.cache_clear()
         ensure_demo_pki()
         live_server(create_sandbox_app(sink, base_url=base), sock)
@@ -125,8 +128,15 @@ def sandbox_url(sandbox: Sandbox) -> str:
 
 @pytest.fixture(scope="package")
 def worker(sandbox_url: str) -> Iterator[None]:
-    """One background worker, polling often, for as long as the browser journeys run."""
+    """One background worker, polling often, for as long as the browser journeys run; it asks
+    MAGDA for delivery statuses every second."""
+    from datetime import timedelta
+
+    from shared import jobs
     from shared.jobs import Worker
+    from shared.services import dispatch
+
+    jobs.periodic(dispatch.POLL_JOB, timedelta(seconds=1))
 
     stop = threading.Event()
     runner = Worker("e2e-worker")
