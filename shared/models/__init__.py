@@ -25,6 +25,14 @@ from shared.models.documents import (
     DocumentStatus,
     GoverningBody,
 )
+from shared.models.intake import (
+    IMPORT_STATES,
+    ApiKey,
+    ImportBatch,
+    ImportItem,
+    ImportItemStatus,
+    ImportStatus,
+)
 from shared.models.jobs import Job, JobStatus
 from shared.models.payments import (
     PAYMENT_REQUEST_STATES,
@@ -53,9 +61,11 @@ __all__ = [
     "DISPATCH_STATES",
     "DISPUTE_STATES",
     "DOCUMENT_STATES",
+    "IMPORT_STATES",
     "PAYMENT_REQUEST_STATES",
     "PAYMENT_STATES",
     "SIGNATURE_STATES",
+    "ApiKey",
     "AuditChainHead",
     "AuditEvent",
     "Channel",
@@ -73,6 +83,10 @@ __all__ = [
     "DocumentStatus",
     "EboxStatus",
     "GoverningBody",
+    "ImportBatch",
+    "ImportItem",
+    "ImportItemStatus",
+    "ImportStatus",
     "Job",
     "JobStatus",
     "LoginAttempt",
