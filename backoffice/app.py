@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from backoffice.controllers import admin, documents
+from backoffice.controllers import admin, api, api_keys, documents, imports, intake
 from backoffice.controllers.start import start_page, switch_organisation
 from backoffice.navigation import menu_for
 from shared.services.auth import App
@@ -27,6 +27,22 @@ def create_app() -> ZegelApp:
             documents.document_list,
             documents.document_detail,
             documents.signing_folder,
+            intake.decision_new,
+            intake.decision_create,
+            intake.decision_detail,
+            intake.letter_new,
+            intake.letter_create,
+            intake.document_replace,
+            intake.document_screen,
+            intake.document_page_preview,
+            imports.import_form,
+            imports.import_example,
+            imports.import_start,
+            imports.import_batch,
+            imports.import_progress,
+            api_keys.api_key_list,
+            api_keys.api_key_create,
+            api_keys.api_key_revoke,
             admin.staff_list,
             admin.staff_new,
             admin.staff_create,
@@ -39,6 +55,8 @@ def create_app() -> ZegelApp:
         layout="base_backoffice.html",
         dependencies=STAFF_DEPENDENCIES,
         template_globals={"menu_for": menu_for},
+        api_route_handlers=[api.create_decision],
+        openapi_config=api.openapi_config(),
     )
 
 

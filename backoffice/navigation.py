@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from shared.i18n import N_
 from shared.models.people import StaffRole
 from shared.services.access import StaffContext
 
@@ -15,13 +16,20 @@ class MenuItem:
     roles: frozenset[StaffRole]
 
 
+SECRETARIAT = frozenset({StaffRole.SECRETARIAAT})
+
 MENU = (
     MenuItem(
-        "Stukken", "/stukken", frozenset({StaffRole.SECRETARIAAT, StaffRole.DOSSIERBEHANDELAAR})
+        N_("Stukken"), "/stukken", frozenset({StaffRole.SECRETARIAAT, StaffRole.DOSSIERBEHANDELAAR})
     ),
-    MenuItem("Handtekenmap", "/handtekenmap", frozenset({StaffRole.ONDERTEKENAAR})),
-    MenuItem("Beheer", "/beheer/medewerkers", frozenset({StaffRole.BEHEERDER})),
+    MenuItem(N_("Nieuwe beslissing"), "/beslissingen/nieuw", SECRETARIAT),
+    MenuItem(N_("Nieuwe brief"), "/brieven/nieuw", SECRETARIAT),
+    MenuItem(N_("Import"), "/import", SECRETARIAT),
+    MenuItem(N_("Handtekenmap"), "/handtekenmap", frozenset({StaffRole.ONDERTEKENAAR})),
+    MenuItem(N_("Beheer"), "/beheer/medewerkers", frozenset({StaffRole.BEHEERDER})),
+    MenuItem(N_("API-sleutels"), "/beheer/api-sleutels", frozenset({StaffRole.BEHEERDER})),
 )
+"""Labels are Dutch msgids, translated when the menu is shown."""
 
 
 def menu_for(staff: StaffContext | None) -> list[MenuItem]:

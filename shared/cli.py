@@ -46,6 +46,7 @@ def _prepare(*, migrate: bool = False) -> None:
 def _register_job_handlers() -> None:
     """Import the services whose background jobs a worker runs (they register on import)."""
     importlib.import_module("shared.services.signing")
+    importlib.import_module("shared.services.imports")
 
 
 def _load_app(target: str) -> Any:

@@ -23,7 +23,9 @@ sealed value (`shared.protection`), and never written to the audit trail or a lo
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import hmac
 import json
 import re
 import secrets
@@ -40,7 +42,9 @@ from sqlalchemy.orm import Session
 from stdnum.be import vat
 from stdnum.exceptions import ValidationError as StdnumValidationError
 
+from shared.config import get_settings
 from shared.errors import DomainError, FieldErrors, InvalidInput
+from shared.errors import IntegrityError as StorageIntegrityError
 from shared.i18n import N_, format_date, gettext
 from shared.models.documents import (
     Decision,
@@ -99,6 +103,17 @@ RECIPIENT_KIND_LABELS: dict[RecipientKind, str] = {
     RecipientKind.ENTERPRISE: N_("Onderneming, met KBO-nummer"),
     RecipientKind.POSTAL: N_("Alleen naam en adres"),
 }
+
+
+def document_type_label(key: str) -> str:
+    """The Dutch (or translated) name of a document type; the key itself when unknown."""
+    label = DOCUMENT_TYPES.get(key)
+    return _(label) if label else key
+
+
+def body_label(body: GoverningBody) -> str:
+    return _(BODY_LABELS[body])
+
 
 # -- input -------------------------------------------------------------------------------------
 
@@ -909,6 +924,41 @@ __all__ = [
     "parse_date",
     "read_decision",
     "read_letter",
+    "recall_upload",
     "register_decision",
     "register_letter",
+    "remember_upload",
 ]
+
+
+# -- uploads kept across a form that comes back with problems -----------------------------------
+
+
+def _upload_mac(organisation_id: uuid.UUID, body: str) -> str:
+    key = hashlib.sha256(
+        b"zegel-intake-upload:" + get_settings().secret_key.get_secret_value().encode()
+    ).digest()
+    return hmac.new(key, f"{organisation_id}:{body}".encode(), hashlib.sha256).hexdigest()[:32]
+
+
+def remember_upload(organisation_id: uuid.UUID, file_name: str, content: bytes) -> str:
+    """Keep an uploaded file while its form is corrected; returns a token for a hidden field,
+    so the user need not choose the file again. The token is bound to the organisation and
+    signed, so it cannot name any other stored file."""
+    sha256 = get_storage().put(content)
+    body = base64.urlsafe_b64encode(
+        json.dumps({"s": sha256, "n": file_name[-255:]}).encode()
+    ).decode()
+    return f"{body}.{_upload_mac(organisation_id, body)}"
+
+
+def recall_upload(organisation_id: uuid.UUID, token: str) -> tuple[str, bytes] | None:
+    """The (file name, content) a `remember_upload` token names; None when it is not valid."""
+    body, _dot, mac = token.strip().rpartition(".")
+    if not body or not hmac.compare_digest(mac, _upload_mac(organisation_id, body)):
+        return None
+    try:
+        data = json.loads(base64.urlsafe_b64decode(body.encode()))
+        return str(data["n"]), get_storage().get(str(data["s"]))
+    except (ValueError, KeyError, TypeError, DomainError, StorageIntegrityError):
+        return None

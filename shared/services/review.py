@@ -87,8 +87,8 @@ def intake_view(document: Document) -> IntakeView:
 @dataclass(frozen=True)
 class DecisionView:
     decision: Decision
-    documents: list[tuple[Document, int]]
-    """Each document with the number of intake findings it still has."""
+    documents: list[tuple[Document, int | None]]
+    """Each document with the number of intake findings it still has (None: not checked)."""
 
 
 def decision_view(session: Session, context: StaffContext, decision_id: uuid.UUID) -> DecisionView:
@@ -102,7 +102,14 @@ def decision_view(session: Session, context: StaffContext, decision_id: uuid.UUI
         raise NotFound(_("Deze beslissing bestaat niet of hoort bij een ander bestuur."))
     documents = sorted(decision.documents, key=lambda d: (d.created_at, str(d.id)))
     return DecisionView(
-        decision, [(document, len(intake.stored_findings(document))) for document in documents]
+        decision,
+        [
+            (
+                document,
+                len(intake.stored_findings(document)) if intake_view(document).checked else None,
+            )
+            for document in documents
+        ],
     )
 
 

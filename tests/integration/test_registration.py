@@ -115,15 +115,18 @@ def test_a_decision_with_two_letters_becomes_two_drafts(session: Session) -> Non
     assert first.dispute_legal_text is None
     assert second.title == "Kopie van de vergunning"
     assert second.dispute_legal_text.startswith("U kunt beroep")  # type: ignore[union-attr]
-    assert stored_findings(first) == [] and first.intake_check is not None
+    assert stored_findings(first) == []
+    assert first.intake_check is not None
     assert get_storage().get(first.current_sha256) == intake_pdfs.letter()
 
     citizen = session.get(Recipient, first.recipient_id)
     assert citizen is not None
     assert citizen.ssin_digest == ssin_digest(ANN)
-    assert citizen.ssin_sealed is not None and unseal(citizen.ssin_sealed) == ANN
+    assert citizen.ssin_sealed is not None
+    assert unseal(citizen.ssin_sealed) == ANN
     enterprise = session.get(Recipient, second.recipient_id)
-    assert enterprise is not None and enterprise.enterprise_number == "0403170701"
+    assert enterprise is not None
+    assert enterprise.enterprise_number == "0403170701"
 
     actions = [e.action for e in session.scalars(select(AuditEvent).order_by(AuditEvent.id))]
     assert actions[-5:] == [
@@ -134,7 +137,8 @@ def test_a_decision_with_two_letters_becomes_two_drafts(session: Session) -> Non
         "decision.registered",
     ]
     trail = json.dumps([e.data for e in session.scalars(select(AuditEvent))])
-    assert ANN not in trail and "85.07.30" not in trail
+    assert ANN not in trail
+    assert "85.07.30" not in trail
 
 
 def test_a_known_citizen_is_found_again_not_duplicated(session: Session) -> None:
@@ -250,9 +254,10 @@ def test_a_duplicate_decision_is_refused_and_changes_nothing(session: Session) -
     first = register_decision(session, Org(org), _decision(), [_citizen_letter()], ACTOR)
     session.commit()
     events = _count(session, AuditEvent)
-    with pytest.raises(DuplicateDecision, match="2026_CBS_00123 .* is al geregistreerd") as caught:
+    with pytest.raises(DuplicateDecision, match=r"2026_CBS_00123 .* is al geregistreerd") as caught:
         register_decision(session, Org(org), _decision(), [_enterprise_letter()], ACTOR)
-    assert first.decision is not None and caught.value.existing_id == first.decision.id
+    assert first.decision is not None
+    assert caught.value.existing_id == first.decision.id
     session.rollback()
     assert (_count(session, Decision), _count(session, Document)) == (1, 1)
     assert _count(session, AuditEvent) == events
@@ -268,7 +273,8 @@ def test_the_same_external_id_replays_or_conflicts(session: Session) -> None:
     session.commit()
     again = register_decision(session, Org(org), decision, [_citizen_letter()], ACTOR)
     assert again.replayed
-    assert again.decision is not None and first.decision is not None
+    assert again.decision is not None
+    assert first.decision is not None
     assert again.decision.id == first.decision.id
     assert [d.id for d in again.documents] == [d.id for d in first.documents]
     with pytest.raises(ExternalIdConflict, match="gn-42"):
