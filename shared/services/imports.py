@@ -401,7 +401,7 @@ def parse_csv_manifest(raw: bytes) -> list[ManifestItem]:
     first_line = text.split("\n", 1)[0]
     delimiter = max((";", ",", "\t"), key=first_line.count)
     try:
-        reader = csv.DictReader(io.StringIO(text, newline=""), delimiter=delimiter)
+        reader = csv.DictReader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
         header = [name.strip() for name in reader.fieldnames or []]
         known = set(DECISION_COLUMNS + LETTER_COLUMNS)
         unknown = [name for name in header if name and name not in known]
@@ -677,10 +677,10 @@ def _message(item: ImportItem, error: DomainError) -> str:
     lines = []
     for key, text in error.errors.items():
         if source["format"] == "csv":
-            where = _describe_csv(item, key, source["lines"], item.kind == "letter")
+            where = _capitalise(_describe_csv(item, key, source["lines"], item.kind == "letter"))
         else:
             where = key
-        lines.append(f"{_capitalise(where)}: {text}")
+        lines.append(f"{where}: {text}")
     return "\n".join(lines)
 
 
