@@ -14,7 +14,7 @@ from shared.models.documents import DOCUMENT_STATES, DocumentStatus
 from shared.models.people import SIGNER_FUNCTION_LABELS, StaffRole
 from shared.services import documents, review
 from shared.services.access import StaffContext
-from shared.services.registration import document_type_label
+from shared.services.registration import dispute_right_label, document_type_label
 from shared.web import NO_STORE
 from shared.web.params import DbSession, FromPath, FromQuery, Staff
 from shared.web.sessions import role_guard
@@ -82,6 +82,7 @@ def document_page(
             "function_label": SIGNER_FUNCTION_LABELS,
             "intake": review.intake_view(view.document),
             "type_label": document_type_label(view.document.document_type),
+            "dispute_label": dispute_right_label(view.document.dispute_right),
             "signer_options": review.signer_options(),
             "max_signers": review.MAX_SIGNERS,
             "replace_error": replace_error,

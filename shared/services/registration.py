@@ -111,6 +111,11 @@ def document_type_label(key: str) -> str:
     return _(label) if label else key
 
 
+def dispute_right_label(right: DisputeRight) -> str | None:
+    """The dispute right in words; None for none."""
+    return None if right is DisputeRight.NONE else _(DISPUTE_RIGHT_LABELS[right])
+
+
 def body_label(body: GoverningBody) -> str:
     return _(BODY_LABELS[body])
 
