@@ -654,19 +654,24 @@ def _letter_values(row: Mapping[str, str], prefix: str, *, standalone: bool) -> 
     return values
 
 
-def _describe_csv(item: ImportItem, key: str, lines: list[int], standalone: bool) -> str:
-    """Where a problem sits in a CSV manifest: 'regel 3, kolom name'."""
+def _describe_csv(key: str, lines: list[int], standalone: bool) -> str:
+    """Where a problem sits in a CSV manifest: 'regel 3, kolom name' (or 'kolom name' when
+    the item is one row, whose label names it)."""
     parts = key.split(".")
     line = lines[0]
-    field_key = key
     if parts[0] == "documents" and len(parts) > 2 and parts[1].isdigit():
         line = lines[min(int(parts[1]), len(lines) - 1)]
         field_key = ".".join(parts[2:])
-    column = _CSV_LETTER_FIELDS.get(field_key, field_key)
-    if standalone and field_key == "title":
-        column = "document_title"
-    if field_key in DECISION_COLUMNS and not standalone and not key.startswith("documents."):
-        column = field_key
+        if field_key.startswith("decision."):  # a decision's column, repeated on a later row
+            column = field_key.removeprefix("decision.")
+        else:
+            column = _CSV_LETTER_FIELDS.get(field_key, field_key)
+    elif standalone:  # a letter of its own: its fields carry no prefix
+        column = _CSV_LETTER_FIELDS.get(key, key)
+    else:  # a field of the decision itself
+        column = key
+    if len(lines) == 1:
+        return _("kolom %(column)s") % {"column": column}
     return _("regel %(line)d, kolom %(column)s") % {"line": line, "column": column}
 
 
@@ -677,7 +682,7 @@ def _message(item: ImportItem, error: DomainError) -> str:
     lines = []
     for key, text in error.errors.items():
         if source["format"] == "csv":
-            where = _capitalise(_describe_csv(item, key, source["lines"], item.kind == "letter"))
+            where = _capitalise(_describe_csv(key, source["lines"], item.kind == "letter"))
         else:
             where = key
         lines.append(f"{where}: {text}")
@@ -727,7 +732,7 @@ def _register_item(
         for column in DECISION_COLUMNS:
             if row.get(column) and row[column] != first.get(column, ""):
                 problems.add(
-                    f"documents.{index}.{column}",
+                    f"documents.{index}.decision.{column}",
                     _("Dit verschilt van de eerste regel van dezelfde beslissing."),
                 )
     decision = read_decision(first, problems)

@@ -4,6 +4,10 @@ letters, their checks and previews appear; a letter is screened."""
 
 from __future__ import annotations
 
+import io
+import re
+import threading
+import zipfile
 from datetime import timedelta
 
 import pytest
@@ -11,6 +15,7 @@ from playwright.sync_api import Page, expect
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from shared.jobs import Worker
 from shared.models import Decision, Document, DocumentStatus, StaffRole
 from shared.timeutil import today
 from tests import factories, intake_pdfs
@@ -164,5 +169,90 @@ def test_a_pdf_with_findings_shows_them_per_page_with_a_preview(
     )
     page.get_by_role("button", name="Vervangen", exact=True).click()
     expect(page.get_by_text("De PDF doorstond alle controles")).to_be_visible()
+    page_console.assert_clean()
+    session.rollback()
+
+
+def _zip(files: dict[str, bytes]) -> bytes:
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for name, content in files.items():
+            archive.writestr(name, content)
+    return out.getvalue()
+
+
+def test_an_import_shows_its_progress_as_a_worker_registers_it(
+    page: Page, page_console: Console, backoffice_url: str, session: Session
+) -> None:
+    org = factories.organisation(session)
+    clerk = factories.staff_member(session, org, [StaffRole.SECRETARIAAT])
+    token = factories.web_session(session, "backoffice", staff=clerk, organisation=org)
+    session.commit()
+    page.context.add_cookies(
+        [{"name": "zegel_backoffice_session", "value": token, "url": backoffice_url}]
+    )
+    day = (today() - timedelta(days=2)).isoformat()
+    manifest = (
+        "body;session_date;decision_number;title;file;recipient_kind;name;"
+        "national_register_number\n"
+        f"college;{day};2026_CBS_02001;Vergunning;a.pdf;citizen;Ann;85.07.30-033.28\n"
+        f"college;{day};2026_CBS_02002;Vergunning;b.pdf;citizen;Bob;85.07.30-033.29\n"
+    )
+    content = _zip(
+        {
+            "manifest.csv": manifest.encode(),
+            "a.pdf": intake_pdfs.letter(),
+            "b.pdf": intake_pdfs.letter(),
+        }
+    )
+    page.goto(backoffice_url + "/import")
+    screenshot(page, "intake-import")
+    assert_accessible(page)
+    page.get_by_label("ZIP-bestand").set_input_files(
+        {"name": "export.zip", "mimeType": "application/zip", "buffer": content}
+    )
+    page.get_by_role("button", name="Importeren").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Import van export.zip")
+    expect(page.get_by_text("0 van 2 verwerkt")).to_be_visible()
+    page.wait_for_function("() => window.htmx !== undefined")
+    screenshot(page, "intake-import-waiting")
+    assert_accessible(page)
+
+    worker = threading.Thread(target=Worker("e2e").run_pending, daemon=True)
+    worker.start()
+    # htmx polls the progress partial and swaps it in: no reload
+    expect(page.get_by_text("De import is klaar.")).to_be_visible(timeout=20_000)
+    worker.join(timeout=20)
+    expect(
+        page.get_by_text("Kolom national_register_number: Dit rijksregisternummer")
+    ).to_be_visible()
+    expect(page.get_by_role("link", name="regel 2")).to_be_visible()
+    screenshot(page, "intake-import-done")
+    assert_accessible(page)
+    page_console.assert_clean()
+    session.rollback()
+
+
+def test_a_beheerder_creates_an_api_key(
+    page: Page, page_console: Console, backoffice_url: str, session: Session
+) -> None:
+    org = factories.organisation(session)
+    admin = factories.staff_member(session, org, [StaffRole.BEHEERDER])
+    token = factories.web_session(session, "backoffice", staff=admin, organisation=org)
+    session.commit()
+    page.context.add_cookies(
+        [{"name": "zegel_backoffice_session", "value": token, "url": backoffice_url}]
+    )
+    page.goto(backoffice_url + "/")
+    page.get_by_role("link", name="API-sleutels").click()
+    page.get_by_label("Waarvoor dient de sleutel?").fill("Gelinkt Notuleren")
+    page.get_by_role("button", name="Sleutel aanmaken").click()
+    key = page.locator("#nieuwe-sleutel")
+    expect(key).to_have_text(re.compile(r"^zgl_[0-9a-f]{12}_[0-9a-f]{64}$"))
+    screenshot(page, "intake-api-key")
+    assert_accessible(page)
+    page.get_by_role("button", name="Intrekken Gelinkt Notuleren").click()
+    expect(page.get_by_text("ingetrokken")).to_be_visible()
+    expect(page.locator("#nieuwe-sleutel")).to_have_count(0)
     page_console.assert_clean()
     session.rollback()

@@ -202,9 +202,7 @@ def test_an_import_registers_row_by_row_with_progress_and_errors(world: World) -
     assert "hx-trigger" not in partial.text  # done: polling stops
     assert "De import is klaar." in partial.text
     assert "4 van 4 verwerkt" in partial.text
-    assert "Regel 5, kolom national_register_number: Dit rijksregisternummer klopt niet" in (
-        partial.text
-    )
+    assert "Kolom national_register_number: Dit rijksregisternummer klopt niet" in partial.text
     assert 'max="4" value="4"' in partial.text  # the progress bar
 
     session = world.session
@@ -387,3 +385,25 @@ def test_the_example_manifest_can_be_downloaded(world: World) -> None:
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/csv")
     assert response.text.startswith("external_id;body;session_date")
+
+
+def test_a_problem_in_a_decision_of_several_rows_names_its_row_and_column(world: World) -> None:
+    rows = happy_rows()[:2]
+    rows[1]["enterprise_number"] = "0403.170.702"
+    rows[1]["title"] = "Een andere titel"
+    content = make_zip(
+        {
+            "manifest.csv": csv_manifest(rows),
+            "pdf/ann.pdf": intake_pdfs.letter(),
+            "pdf/club.pdf": intake_pdfs.letter("Club"),
+        }
+    )
+    assert world.upload(content).status_code == 303
+    world.work()
+    item = world.session.scalars(select(ImportItem)).one()
+    assert item.status is ImportItemStatus.FAILED
+    assert item.message == (
+        "Regel 3, kolom title: Dit verschilt van de eerste regel van dezelfde beslissing.\n"
+        "Regel 3, kolom enterprise_number: Dit ondernemingsnummer klopt niet: het"
+        " controlegetal is fout."
+    )
