@@ -396,3 +396,21 @@ def test_the_menu_offers_the_intake_to_the_secretariat(world: World) -> None:
     for href in ("/beslissingen/nieuw", "/brieven/nieuw", "/import"):
         assert f'href="{href}"' in page
     assert 'href="/beheer/api-sleutels"' not in page
+
+
+def test_the_intake_pages_follow_the_language(world: World) -> None:
+    world.http.cookies.set("zegel_taal", "en")
+    page = world.get("/beslissingen/nieuw")
+    assert "<h1>New decision</h1>" in page.text
+    assert "Register decision" in page.text
+    assert "National register number" in page.text
+    token = csrf(world, "/beslissingen/nieuw")
+    refused = world.post(
+        "/beslissingen/nieuw",
+        data={
+            **decision_form(**{"documents.1.recipient.enterprise_number": "1"}),
+            "_csrf_token": token,
+        },
+        files=pdfs(),
+    )
+    assert "An enterprise number has 10 digits" in refused.text
