@@ -1,4 +1,10 @@
-"""intake
+"""intake: API keys, ZIP imports, intake checks per document
+
+API keys of minutes software (prefix + SHA-256 of the key, never the key); import batches and
+their items (one decision with its letters, or one letter; national register numbers only
+sealed); per document the record of its intake checks (findings per page, previews in
+storage); per decision the fingerprint of what was submitted with its external id (idempotent
+API).
 
 Revision ID: 0004_intake
 Revises: 0003
