@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import threading
 import uuid
 from collections.abc import Iterator
 from datetime import timedelta
@@ -416,3 +417,30 @@ def test_revoked_keys_are_refused_by_the_service_too(session: Session) -> None:
     with pytest.raises(Exception, match="ingetrokken"):
         api_keys.authenticate(session, f"Bearer {key}")
     assert audit.Actor  # the key acts as an 'api' actor (see the first test)
+
+
+def test_the_same_call_twice_at_once_registers_once(session: Session) -> None:
+    org = factories.organisation(session)
+    key = _key(session, org)
+    session.commit()
+    answers: list[Any] = []
+
+    def call() -> None:
+        with TestClient(create_app(), raise_server_exceptions=False) as own:
+            answers.append(
+                own.post(
+                    URL,
+                    headers={"Authorization": f"Bearer {key}"},
+                    data={"decision": json.dumps(_metadata())},
+                    files=_files(),
+                )
+            )
+
+    threads = [threading.Thread(target=call) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert sorted(a.status_code for a in answers) == [200, 201]
+    assert answers[0].json()["id"] == answers[1].json()["id"]
+    assert (_count(session, Decision), _count(session, Document)) == (1, 2)
