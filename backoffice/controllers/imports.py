@@ -63,6 +63,7 @@ async def import_example() -> Response[str]:
     guards=SECRETARIAT,
     sync_to_thread=True,
     request_max_body_size=get_settings().upload_max_bytes,
+    cache_control=NO_STORE,
 )
 def import_start(db_session: DbSession, staff: Staff, data: MultipartForm) -> Template | Redirect:
     upload = _upload(data.get("bestand"))

@@ -213,6 +213,7 @@ async def decision_new(staff: Staff) -> Template:
     guards=SECRETARIAT,
     sync_to_thread=True,
     request_max_body_size=UPLOAD_LIMIT,
+    cache_control=NO_STORE,
 )
 def decision_create(
     db_session: DbSession, staff: Staff, data: MultipartForm
@@ -318,6 +319,7 @@ async def letter_new(staff: Staff) -> Template:
     guards=SECRETARIAT,
     sync_to_thread=True,
     request_max_body_size=UPLOAD_LIMIT,
+    cache_control=NO_STORE,
 )
 def letter_create(db_session: DbSession, staff: Staff, data: MultipartForm) -> Template | Redirect:
     values = _flat(data)
@@ -350,6 +352,7 @@ def letter_create(db_session: DbSession, staff: Staff, data: MultipartForm) -> T
     guards=SECRETARIAT,
     sync_to_thread=True,
     request_max_body_size=UPLOAD_LIMIT,
+    cache_control=NO_STORE,
 )
 def document_replace(
     db_session: DbSession, staff: Staff, document_id: FromPath[uuid.UUID], data: MultipartForm
@@ -377,6 +380,7 @@ def document_replace(
     name="document_screen",
     guards=SECRETARIAT,
     sync_to_thread=True,
+    cache_control=NO_STORE,
 )
 def document_screen(
     db_session: DbSession, staff: Staff, document_id: FromPath[uuid.UUID], data: Form

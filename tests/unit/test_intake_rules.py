@@ -207,3 +207,13 @@ def test_the_api_schema_round_trips() -> None:
     assert letters[0].recipient.kind is RecipientKind.ENTERPRISE
     assert missing == {"documents.0.file": "Het PDF-bestand ‘brief1’ ontbreekt in het verzoek."}
     assert msgspec.json.decode(msgspec.json.encode(data), type=submissions.DecisionIn) == data
+
+
+def test_the_api_knows_the_same_document_types_as_the_intake() -> None:
+    from typing import get_args
+
+    from shared.services.registration import DOCUMENT_TYPES
+    from shared.services.screening import SCREENING_RULES
+
+    assert set(get_args(submissions.DocumentType)) == set(DOCUMENT_TYPES)
+    assert set(SCREENING_RULES) <= set(DOCUMENT_TYPES)
