@@ -186,6 +186,7 @@ def _parts(data: dict[str, Any]) -> tuple[bytes | None, dict[str, PdfFile]]:
                 "Al geregistreerd met dit external_id en dezelfde gegevens: het eerste antwoord."
             ),
         ),
+        400: _problem("Het verzoek is geen geldig multipart/form-data."),
         401: _problem("Geen of een ongeldige of ingetrokken API-sleutel."),
         409: _problem("Dit external_id bestaat met andere gegevens, of de beslissing bestaat al."),
         413: _problem("Het verzoek is te groot."),

@@ -910,32 +910,6 @@ def register_letter(
     return Registered(None, [document])
 
 
-__all__ = [
-    "BODY_LABELS",
-    "DISPUTE_RIGHT_LABELS",
-    "DOCUMENT_TYPES",
-    "RECIPIENT_KIND_LABELS",
-    "DecisionInput",
-    "DuplicateDecision",
-    "ExternalIdConflict",
-    "LetterInput",
-    "Problems",
-    "RecipientInput",
-    "Registered",
-    "fingerprint",
-    "normalise_enterprise_number",
-    "normalise_national_number",
-    "parse_amount_cents",
-    "parse_date",
-    "read_decision",
-    "read_letter",
-    "recall_upload",
-    "register_decision",
-    "register_letter",
-    "remember_upload",
-]
-
-
 # -- uploads kept across a form that comes back with problems -----------------------------------
 
 
