@@ -4,7 +4,17 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from backoffice.controllers import admin, dispatching, documents, experience, signing_folder
+from backoffice.controllers import (
+    admin,
+    api,
+    api_keys,
+    dispatching,
+    documents,
+    experience,
+    imports,
+    intake,
+    signing_folder,
+)
 from backoffice.controllers.start import start_page, switch_organisation
 from backoffice.navigation import menu_for
 from shared.services.auth import App
@@ -35,6 +45,22 @@ def create_app() -> ZegelApp:
             experience.experience_report,
             dispatching.dispatch_send,
             dispatching.dispatch_progress,
+            intake.decision_new,
+            intake.decision_create,
+            intake.decision_detail,
+            intake.letter_new,
+            intake.letter_create,
+            intake.document_replace,
+            intake.document_screen,
+            intake.document_page_preview,
+            imports.import_form,
+            imports.import_example,
+            imports.import_start,
+            imports.import_batch,
+            imports.import_progress,
+            api_keys.api_key_list,
+            api_keys.api_key_create,
+            api_keys.api_key_revoke,
             admin.staff_list,
             admin.staff_new,
             admin.staff_create,
@@ -48,6 +74,8 @@ def create_app() -> ZegelApp:
         dependencies=STAFF_DEPENDENCIES,
         form_targets=provider_origin(App.BACKOFFICE),
         template_globals={"menu_for": menu_for},
+        api_route_handlers=[api.create_decision],
+        openapi_config=api.openapi_config(),
     )
 
 

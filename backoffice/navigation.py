@@ -17,10 +17,15 @@ class MenuItem:
     roles: frozenset[StaffRole]
 
 
+SECRETARIAT = frozenset({StaffRole.SECRETARIAAT})
+
 MENU = (
     MenuItem(
         N_("Stukken"), "/stukken", frozenset({StaffRole.SECRETARIAAT, StaffRole.DOSSIERBEHANDELAAR})
     ),
+    MenuItem(N_("Nieuwe beslissing"), "/beslissingen/nieuw", SECRETARIAT),
+    MenuItem(N_("Nieuwe brief"), "/brieven/nieuw", SECRETARIAT),
+    MenuItem(N_("Import"), "/import", SECRETARIAT),
     MenuItem(N_("Handtekenmap"), "/handtekenmap", frozenset({StaffRole.ONDERTEKENAAR})),
     MenuItem(
         N_("Ervaringen"),
@@ -28,7 +33,9 @@ MENU = (
         frozenset({StaffRole.BEHEERDER, StaffRole.SECRETARIAAT, StaffRole.DOSSIERBEHANDELAAR}),
     ),
     MenuItem(N_("Beheer"), "/beheer/medewerkers", frozenset({StaffRole.BEHEERDER})),
+    MenuItem(N_("API-sleutels"), "/beheer/api-sleutels", frozenset({StaffRole.BEHEERDER})),
 )
+"""Labels are Dutch msgids, translated when the menu is shown."""
 
 
 def menu_for(staff: StaffContext | None) -> list[MenuItem]:

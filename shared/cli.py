@@ -50,6 +50,7 @@ def _register_job_handlers() -> None:
     importlib.import_module("shared.services.signing_batches")
     importlib.import_module("shared.services.notifications")
     importlib.import_module("shared.services.dispatch")
+    importlib.import_module("shared.services.imports")
 
 
 def _load_app(target: str) -> Any:

@@ -101,6 +101,11 @@ class Settings(BaseSettings):
     # Documents and signing
     pdf_max_bytes: int = Field(default=30 * 1024 * 1024, ge=1024)
     pdf_max_pages: int = Field(default=50, ge=1)
+    upload_max_bytes: int = Field(default=500 * 1024 * 1024, ge=1024)
+    """Largest request the intake accepts: a decision with its PDFs (form or API), or a ZIP
+    import; also the most a ZIP import may unpack to (a guard against zip bombs)."""
+    import_max_files: int = Field(default=2000, ge=2)
+    """Most entries a ZIP import may hold."""
     tsa_url: str = "http://127.0.0.1:8002/tsa"
     """RFC 3161 time-stamping authority for PAdES-B-T; signing fails when it does not answer."""
     signers_config_path: Path | None = None

@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 
 from litestar import get
 from litestar.response import Template
+from sqlalchemy.orm import Session
 
 from backoffice.controllers.dispatching import CHANNEL_OPTIONS
 from shared.errors import InvalidInput
 from shared.models.documents import DOCUMENT_STATES, DocumentStatus
 from shared.models.people import SIGNER_FUNCTION_LABELS, StaffRole
 from shared.models.signing import SIGNATURE_STATES
-from shared.services import documents
+from shared.services import documents, review
+from shared.services.access import StaffContext
+from shared.services.registration import dispute_right_label, document_type_label
 from shared.web import NO_STORE
 from shared.web.params import DbSession, FromPath, FromQuery, Staff
 from shared.web.sessions import role_guard
@@ -57,7 +61,21 @@ def document_list(
 def document_detail(
     db_session: DbSession, staff: Staff, document_id: FromPath[uuid.UUID]
 ) -> Template:
-    view = documents.document_view(db_session, staff, document_id)
+    return document_page(db_session, staff, document_id)
+
+
+def document_page(
+    session: Session,
+    staff: StaffContext,
+    document_id: uuid.UUID,
+    *,
+    replace_error: str | None = None,
+    screen_error: str | None = None,
+    screen_values: Mapping[str, str] | None = None,
+    status_code: int = 200,
+) -> Template:
+    """The document page; the intake actions show their problems on it."""
+    view = documents.document_view(session, staff, document_id)
     return Template(
         template_name="document.html",
         context={
@@ -65,8 +83,17 @@ def document_detail(
             "view": view,
             "status_label": DOCUMENT_STATES.label,
             "signature_label": SIGNATURE_STATES.label,
+            "function_label": SIGNER_FUNCTION_LABELS,
             "run_id": uuid.uuid4(),
             "channel_options": CHANNEL_OPTIONS,
-            "function_label": SIGNER_FUNCTION_LABELS,
+            "intake": review.intake_view(view.document),
+            "type_label": document_type_label(view.document.document_type),
+            "dispute_label": dispute_right_label(view.document.dispute_right),
+            "signer_options": review.signer_options(),
+            "max_signers": review.MAX_SIGNERS,
+            "replace_error": replace_error,
+            "screen_error": screen_error,
+            "screen_values": dict(screen_values or {}),
         },
+        status_code=status_code,
     )

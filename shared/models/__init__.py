@@ -26,6 +26,14 @@ from shared.models.documents import (
     GoverningBody,
 )
 from shared.models.experience import ExperiencePhase, ExperienceRating, ExperienceScore
+from shared.models.intake import (
+    IMPORT_STATES,
+    ApiKey,
+    ImportBatch,
+    ImportItem,
+    ImportItemStatus,
+    ImportStatus,
+)
 from shared.models.jobs import Job, JobStatus
 from shared.models.notifications import SignerNotification
 from shared.models.payments import (
@@ -62,11 +70,13 @@ __all__ = [
     "DISPATCH_STATES",
     "DISPUTE_STATES",
     "DOCUMENT_STATES",
+    "IMPORT_STATES",
     "PAYMENT_REQUEST_STATES",
     "PAYMENT_STATES",
     "SIGNATURE_STATES",
     "SIGNING_BATCH_STATES",
     "AccessCodeAttempt",
+    "ApiKey",
     "AuditChainHead",
     "AuditEvent",
     "Channel",
@@ -87,6 +97,10 @@ __all__ = [
     "ExperienceRating",
     "ExperienceScore",
     "GoverningBody",
+    "ImportBatch",
+    "ImportItem",
+    "ImportItemStatus",
+    "ImportStatus",
     "Job",
     "JobStatus",
     "LoginAttempt",

@@ -5,9 +5,9 @@ from __future__ import annotations
 import uuid
 from datetime import date, datetime
 from enum import StrEnum
-from typing import ClassVar
+from typing import Any, ClassVar
 
-from sqlalchemy import ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy import JSON, ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from shared.db import Base, IdMixin, TimestampMixin, enum_column
@@ -54,6 +54,9 @@ class Decision(IdMixin, TimestampMixin, Base):
     legal_basis: Mapped[str | None] = mapped_column(Text)
     external_id: Mapped[str | None] = mapped_column(String(200))
     """The id the minutes software gave it; makes the intake API idempotent."""
+    intake_fingerprint: Mapped[str | None] = mapped_column(String(64))
+    """SHA-256 over what was submitted with the external id (fields and PDFs): a replay with
+    the same content gets the first answer, the same id with other content is refused."""
 
     organisation: Mapped[Organisation] = relationship()
     documents: Mapped[list[Document]] = relationship(back_populates="decision")
@@ -136,6 +139,10 @@ class Document(IdMixin, TimestampMixin, Base):
     current_sha256: Mapped[str] = mapped_column(String(64))
     """The PDF as it stands: the original, or after the last signature."""
     page_count: Mapped[int | None]
+    intake_check: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    """The intake checks of the current PDF: {"sha256", "checked_at", "findings": [{"page",
+    "code", "message"}], "previews": {page: sha256 of a PNG in storage}}. While it has
+    findings the document stays a draft (screening runs the checks again)."""
 
     signature_required: Mapped[bool | None]
     """Decided at screening; None until screened."""

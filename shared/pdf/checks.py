@@ -244,6 +244,22 @@ def check_pdf(content: bytes, *, max_bytes: int, max_pages: int, for_paper: bool
     return PdfCheckResult(tuple(findings), len(pages), previews)
 
 
+def render_preview(content: bytes, page: int) -> bytes:
+    """A PNG preview of one page (1-based) at the preview resolution, without marks.
+
+    Raises IndexError when the document has no such page, and pypdfium2's PdfiumError when
+    it cannot be read."""
+    with _pdfium_lock:
+        document = pdfium.PdfDocument(content)
+        try:
+            if not 1 <= page <= len(document):
+                raise IndexError(page)
+            image = _render(document, page - 1)
+        finally:
+            document.close()
+    return _preview(image, [])
+
+
 def _signable(content: bytes) -> bool:
     """Whether pyHanko, which adds the signatures, can parse the file as it stands."""
     from pyhanko.pdf_utils.misc import PdfError

@@ -10,6 +10,7 @@ from litestar import Litestar, Router
 from litestar.datastructures import CacheControlHeader
 from litestar.di import Provide
 from litestar.enums import ScopeType
+from litestar.openapi import OpenAPIConfig
 from litestar.plugins import PluginProtocol
 from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.static_files import create_static_files_router
@@ -83,6 +84,8 @@ def create_app(
     settings: Settings | None = None,
     template_globals: Mapping[str, object] | None = None,
     form_targets: FormTargets | None = None,
+    api_route_handlers: Sequence[ControllerRouterHandler] = (),
+    openapi_config: OpenAPIConfig | None = None,
 ) -> ZegelApp:
     """Build one of Zegel's web apps.
 
@@ -94,6 +97,9 @@ def create_app(
       templates such as error.html extend (default `base_<name>.html`).
     - `form_targets`: origins a form may lead to elsewhere (Content-Security-Policy form-action),
       asked per request.
+    - `api_route_handlers`: JSON endpoints under /api, without the pages' guards (they
+      authenticate themselves, e.g. by API key) and without CSRF (no cookies); they alone are
+      described in the OpenAPI schema that `openapi_config` serves (none when it is None).
     """
     settings = settings or get_settings()
     configure_logging(settings)
@@ -108,10 +114,16 @@ def create_app(
             **(template_globals or {}),
         },
     )
-    pages = Router(path="/", route_handlers=list(route_handlers), guards=list(guards))
+    pages = Router(
+        path="/", route_handlers=list(route_handlers), guards=list(guards), include_in_schema=False
+    )
+    api = (
+        [Router(path="/api", route_handlers=list(api_route_handlers))] if api_route_handlers else []
+    )
     app = ZegelApp(
         route_handlers=[
             pages,
+            *api,
             *infrastructure_routes(settings, metrics),
             create_static_files_router(
                 path=STATIC_PREFIX.rstrip("/"),
@@ -127,7 +139,7 @@ def create_app(
         dependencies=dict(dependencies or {}),
         plugins=[database_plugin(), *plugins],
         logging_config=None,  # configure_logging() owns logging
-        openapi_config=None,
+        openapi_config=openapi_config,
         debug=False,
     )
     app.edge = Edge(settings, metrics, form_targets)

@@ -246,7 +246,15 @@ def handle_domain_error(request: Request[Any, Any, Any], exc: Exception) -> Resp
     if not isinstance(exc, DomainError):  # pragma: no cover - registered for DomainError
         return handle_internal_error(request, exc)
     title, _ = _texts(exc.status_code)
-    return _respond(request, exc.status_code, gettext(title), gettext(exc.message), code=exc.code)
+    return _respond(
+        request,
+        exc.status_code,
+        gettext(title),
+        gettext(exc.message),
+        code=exc.code,
+        headers=dict(exc.headers) or None,
+        extra=exc.problem_extra() or None,
+    )
 
 
 def handle_internal_error(

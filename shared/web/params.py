@@ -5,7 +5,7 @@ def page(db_session: DbSession, staff: Staff, document_id: FromPath[uuid.UUID]) 
 
 from __future__ import annotations
 
-from typing import Annotated, TypeAlias
+from typing import Annotated, Any, TypeAlias
 
 from litestar.di import NamedDependency
 from litestar.enums import RequestEncodingType
@@ -24,6 +24,10 @@ CurrentWebSession: TypeAlias = NamedDependency[WebSession]
 Form: TypeAlias = Annotated[
     dict[str, str | list[str]], Body(media_type=RequestEncodingType.URL_ENCODED)
 ]
+MultipartForm: TypeAlias = Annotated[
+    dict[str, Any], Body(media_type=RequestEncodingType.MULTI_PART)
+]
+"""A form with file uploads: values are str, litestar.datastructures.UploadFile, or lists."""
 
 __all__ = [
     "Citizen",
@@ -32,6 +36,7 @@ __all__ = [
     "Form",
     "FromPath",
     "FromQuery",
+    "MultipartForm",
     "OptionalStaff",
     "Staff",
 ]
