@@ -5,16 +5,12 @@ from __future__ import annotations
 
 import json
 import secrets
-import socket
-import threading
-import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-import uvicorn
 from litestar import Litestar
 from sqlalchemy.orm import Session
 
@@ -25,6 +21,7 @@ from shared.models import Document, DocumentStatus, Organisation, Recipient
 from shared.services import audit
 from shared.services.transitions import transition
 from shared.storage import get_storage
+from tests.live_server import serving
 
 CLIENT_ID = "zegel-test"
 LEGAL_BASIS = "Beraadslaging IVC nr. 26/000 (test)"
@@ -35,27 +32,6 @@ SMALL_PDF = (
     b"trailer<</Root 1 0 R>>\n%%EOF\n"
 )
 TEST_ACTOR = audit.Actor.system("test")
-
-
-class _Server(uvicorn.Server):
-    def __init__(self, app: Litestar, sock: socket.socket) -> None:
-        super().__init__(
-            uvicorn.Config(app, log_config=None, access_log=False, lifespan="on", ws="none")
-        )
-        self.sock = sock
-        self.thread = threading.Thread(target=self.run, kwargs={"sockets": [sock]}, daemon=True)
-
-    def start(self) -> None:
-        self.thread.start()
-        deadline = time.monotonic() + 15
-        while not self.started:
-            if not self.thread.is_alive() or time.monotonic() > deadline:
-                raise RuntimeError("the MAGDA sandbox did not start")
-            time.sleep(0.02)
-
-    def stop(self) -> None:
-        self.should_exit = True
-        self.thread.join(timeout=10)
 
 
 @dataclass
@@ -72,15 +48,10 @@ def magda_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Magda]:
     key_path = folder / "client.jwk"
     key_path.write_text(json.dumps(key))
     sandbox = MagdaSandbox(clients={CLIENT_ID: keys.public_jwks(key)}, timeout_seconds=2.5)
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    server = _Server(Litestar([sandbox.router("/magda")]), sock)
-    server.start()
-    host, port = sock.getsockname()
-    base_url = f"http://{host}:{port}/magda"
-    sandbox.public_token_url = f"{base_url}/oauth2/token"
-    yield Magda(sandbox, base_url, key_path)
-    server.stop()
+    with serving(Litestar([sandbox.router("/magda")])) as url:
+        base_url = f"{url}/magda"
+        sandbox.public_token_url = f"{base_url}/oauth2/token"
+        yield Magda(sandbox, base_url, key_path)
 
 
 @pytest.fixture
