@@ -18,15 +18,10 @@ from shared.models.people import (
 )
 from shared.services import staff_admin
 from shared.web import NO_STORE
-from shared.web.params import DbSession, Form, FromPath, Staff
+from shared.web.params import DbSession, Form, FromPath, Staff, form_values
 from shared.web.sessions import role_guard
 
 ADMIN = [role_guard(StaffRole.BEHEERDER)]
-
-
-def _values(data: dict[str, str | list[str]], key: str) -> list[str]:
-    value = data.get(key, [])
-    return [value] if isinstance(value, str) else list(value)
 
 
 def _roles(values: list[str]) -> set[StaffRole]:
@@ -87,7 +82,7 @@ def staff_member_roles(
     db_session: DbSession, staff: Staff, user_id: FromPath[uuid.UUID], data: Form
 ) -> Redirect:
     try:
-        organisation_id = uuid.UUID(_values(data, "organisatie")[0])
+        organisation_id = uuid.UUID(form_values(data, "organisatie")[0])
     except (ValueError, IndexError):
         raise InvalidInput("Kies een bestuur.") from None
     staff_admin.set_roles(
@@ -95,8 +90,8 @@ def staff_member_roles(
         staff,
         user_id,
         organisation_id,
-        _roles(_values(data, "rol")),
-        signer_function=_function(next(iter(_values(data, "hoedanigheid")), "")),
+        _roles(form_values(data, "rol")),
+        signer_function=_function(next(iter(form_values(data, "hoedanigheid")), "")),
         substitute="waarnemend" in data,
     )
     return Redirect(f"/beheer/medewerkers/{user_id}", status_code=HTTP_303_SEE_OTHER)
@@ -129,7 +124,7 @@ def staff_new(staff: Staff) -> Template:
 @post("/beheer/medewerkers/nieuw", name="staff_create", guards=ADMIN, sync_to_thread=True)
 def staff_create(db_session: DbSession, staff: Staff, data: Form) -> Redirect:
     def text(key: str) -> str:
-        return next(iter(_values(data, key)), "").strip()
+        return next(iter(form_values(data, key)), "").strip()
 
     user = staff_admin.add_staff_member(
         db_session,
@@ -138,7 +133,7 @@ def staff_create(db_session: DbSession, staff: Staff, data: Form) -> Redirect:
         subject=text("gebruikersnaam"),
         name=text("naam"),
         email=text("email") or None,
-        roles=_roles(_values(data, "rol")),
+        roles=_roles(form_values(data, "rol")),
         signer_function=_function(text("hoedanigheid")),
     )
     return Redirect(f"/beheer/medewerkers/{user.id}", status_code=HTTP_303_SEE_OTHER)

@@ -15,30 +15,21 @@ from shared.models.dispatch import CHANNEL_LABELS, Channel
 from shared.models.people import StaffRole
 from shared.services import audit, dispatch
 from shared.web import NO_STORE
-from shared.web.params import DbSession, Form, FromPath, Staff
+from shared.web.params import DbSession, Form, FromPath, Staff, form_value, form_values
 from shared.web.sessions import role_guard
 
 SENDERS = [role_guard(StaffRole.DOSSIERBEHANDELAAR, StaffRole.SECRETARIAAT)]
 
 
-def _values(data: dict[str, str | list[str]], key: str) -> list[str]:
-    value = data.get(key, [])
-    return [value] if isinstance(value, str) else list(value)
-
-
-def _first(data: dict[str, str | list[str]], key: str) -> str:
-    return next(iter(_values(data, key)), "").strip()
-
-
 def _override(data: dict[str, str | list[str]]) -> dispatch.ChannelOverride | None:
-    chosen = _first(data, "kanaal")
+    chosen = form_value(data, "kanaal")
     if not chosen:
         return None
     try:
         channel = Channel(chosen)
     except ValueError:
         raise InvalidInput(_("Onbekend kanaal.")) from None
-    return dispatch.ChannelOverride(channel, _first(data, "reden"))
+    return dispatch.ChannelOverride(channel, form_value(data, "reden"))
 
 
 @post("/verzenden", name="dispatch_send", guards=SENDERS, sync_to_thread=True)
@@ -46,8 +37,8 @@ def dispatch_send(db_session: DbSession, staff: Staff, data: Form) -> Response[A
     """Queue the chosen documents. The form carries the run's id: posting it twice (a double
     click, a reload) shows the same run and queues nothing new."""
     try:
-        run_id = uuid.UUID(_first(data, "run"))
-        document_ids = [uuid.UUID(v) for v in _values(data, "document")]
+        run_id = uuid.UUID(form_value(data, "run"))
+        document_ids = [uuid.UUID(v) for v in form_values(data, "document")]
     except ValueError:
         raise InvalidInput(_("Dit formulier is ongeldig; open het document opnieuw.")) from None
     if not document_ids:

@@ -14,15 +14,10 @@ from shared.i18n import gettext as _
 from shared.models.people import SIGNER_FUNCTION_LABELS, StaffRole
 from shared.services import audit, documents, signing, signing_batches
 from shared.web import NO_STORE
-from shared.web.params import DbSession, Form, FromPath, FromQuery, Staff
+from shared.web.params import DbSession, Form, FromPath, FromQuery, Staff, form_values
 from shared.web.sessions import role_guard
 
 SIGNERS = [role_guard(StaffRole.ONDERTEKENAAR)]
-
-
-def _values(data: dict[str, str | list[str]], key: str) -> list[str]:
-    value = data.get(key, [])
-    return [value] if isinstance(value, str) else list(value)
 
 
 def _ids(values: list[str]) -> list[uuid.UUID]:
@@ -68,7 +63,7 @@ def signing_confirm(db_session: DbSession, staff: Staff, data: Form) -> Template
     if "alles" in data:
         chosen = waiting
     else:
-        wanted = set(_ids(_values(data, "verzoek")))
+        wanted = set(_ids(form_values(data, "verzoek")))
         chosen = [r for r in waiting if r.id in wanted]
     if not chosen:
         return Template(
@@ -97,11 +92,11 @@ def signing_confirm(db_session: DbSession, staff: Staff, data: Form) -> Template
 @post("/handtekenmap/ondertekenen", name="signing_start", guards=SIGNERS, sync_to_thread=True)
 def signing_start(db_session: DbSession, staff: Staff, data: Form) -> Redirect:
     try:
-        batch_id = uuid.UUID(next(iter(_values(data, "reeks")), ""))
+        batch_id = uuid.UUID(next(iter(form_values(data, "reeks")), ""))
     except ValueError:
         raise InvalidInput(_("Deze bevestiging is ongeldig; kies de stukken opnieuw.")) from None
     batch = signing_batches.start_batch(
-        db_session, staff, batch_id, _ids(_values(data, "verzoek")), actor=_actor(staff)
+        db_session, staff, batch_id, _ids(form_values(data, "verzoek")), actor=_actor(staff)
     )
     return Redirect(f"/handtekenmap/reeks/{batch.id}", status_code=HTTP_303_SEE_OTHER)
 
@@ -156,7 +151,7 @@ def signing_decline(
     db_session: DbSession, staff: Staff, request_id: FromPath[uuid.UUID], data: Form
 ) -> Redirect | Template:
     found = documents.my_signature_request(db_session, staff, request_id)
-    reason = next(iter(_values(data, "reden")), "")
+    reason = next(iter(form_values(data, "reden")), "")
     if not reason.strip():
         return Template(
             template_name="signing_decline.html",

@@ -12,7 +12,7 @@ from litestar.status_codes import HTTP_303_SEE_OTHER
 from shared.services import experience as experience_service
 from shared.services import portal
 from shared.web import NO_STORE
-from shared.web.params import Citizen, DbSession, Form, FromPath, FromQuery
+from shared.web.params import Citizen, DbSession, Form, FromPath, FromQuery, form_value
 from shared.web.sessions import citizen_guard, citizen_session
 
 CITIZEN = {"citizen": Provide(citizen_session)}
@@ -107,22 +107,17 @@ def experience(
 ) -> Response[Any]:
     """An anonymous rating from the document page; the document only tells which organisation
     it is about (and that it is really this citizen's)."""
-    token = _field(data, "document")
+    token = form_value(data, "document")
     organisation_id = portal.citizen_document(
         db_session, _digest(citizen), token
     ).document.organisation_id
     experience_service.rate(
         db_session,
         organisation_id,
-        _field(data, "fase"),
-        _field(data, "score"),
-        _field(data, "opmerking"),
+        form_value(data, "fase"),
+        form_value(data, "score"),
+        form_value(data, "opmerking"),
     )
     if request.headers.get("hx-request") == "true":
         return Template(template_name="_experience.html", context={"thanked": True})
     return Redirect(f"/d/{token}?bedankt=1#ervaring", status_code=HTTP_303_SEE_OTHER)
-
-
-def _field(data: dict[str, str | list[str]], key: str) -> str:
-    value = data.get(key, "")
-    return value if isinstance(value, str) else (value[0] if value else "")
