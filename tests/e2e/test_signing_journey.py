@@ -49,6 +49,10 @@ def sign_in_folder(page: Page, *, choose: str, expected_capacity: str) -> None:
         "link", name="Handtekenmap"
     ).click()
     expect(page.get_by_role("table")).to_contain_text("2 stukken wachten op uw handtekening")
+    for title in TITLES:
+        expect(page.get_by_role("img", name=f"Eerste pagina van {title}")).to_be_visible()
+    screenshot(page, f"signing-folder-{choose}")
+    assert_accessible(page)
     if choose == "each":
         for title in TITLES:
             page.get_by_label(f"{title} kiezen").check()

@@ -132,6 +132,13 @@ def test_the_folder_lists_what_awaits_the_signer_with_a_choice_and_a_decline_lin
         assert f'name="verzoek" value="{request_id}"' in page.text
         assert f'href="/handtekenmap/{request_id}/weigeren"' in page.text
     assert "Omgevingsvergunning Kerkstraat 1" in page.text
+    # A preview of each document's first page, which the signer may open.
+    for document_id in folder.documents:
+        assert f'src="/stukken/{document_id}/pagina/1"' in page.text
+        preview = folder.client.get(f"/stukken/{document_id}/pagina/1")
+        assert preview.status_code == 200
+        assert preview.headers["content-type"] == "image/png"
+        assert preview.content.startswith(b"\x89PNG")
     # The mayor signs second: nothing in his folder yet.
     folder.login(folder.mayor_cookie)
     assert "Er wacht niets op uw handtekening." in folder.client.get("/handtekenmap").text
