@@ -43,6 +43,7 @@ def create_app() -> ZegelApp:
             signing_folder.signing_decline_form,
             signing_folder.signing_decline,
             experience.experience_report,
+            documents.document_check_address,
             dispatching.dispatch_send,
             dispatching.dispatch_progress,
             intake.decision_new,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping
 
-from litestar import get
+from litestar import get, post
 from litestar.response import Template
 from sqlalchemy.orm import Session
 
@@ -14,7 +14,7 @@ from shared.errors import InvalidInput
 from shared.models.documents import DOCUMENT_STATES, DocumentStatus
 from shared.models.people import SIGNER_FUNCTION_LABELS, StaffRole
 from shared.models.signing import SIGNATURE_STATES
-from shared.services import documents, review
+from shared.services import documents, recipients, review
 from shared.services.access import StaffContext
 from shared.services.registration import dispute_right_label, document_type_label
 from shared.web import NO_STORE
@@ -72,6 +72,7 @@ def document_page(
     replace_error: str | None = None,
     screen_error: str | None = None,
     screen_values: Mapping[str, str] | None = None,
+    address_check: recipients.AddressCheck | None = None,
     status_code: int = 200,
 ) -> Template:
     """The document page; the intake actions show their problems on it."""
@@ -94,6 +95,21 @@ def document_page(
             "replace_error": replace_error,
             "screen_error": screen_error,
             "screen_values": dict(screen_values or {}),
+            "address_check": address_check,
         },
         status_code=status_code,
     )
+
+
+@post(
+    "/stukken/{document_id:uuid}/adres",
+    name="document_check_address",
+    guards=[role_guard(StaffRole.SECRETARIAAT, StaffRole.DOSSIERBEHANDELAAR)],
+    sync_to_thread=True,
+)
+def document_check_address(
+    db_session: DbSession, staff: Staff, document_id: FromPath[uuid.UUID]
+) -> Template:
+    """A letter came back: ask the national register for the address again."""
+    checked = recipients.check_returned_address(db_session, staff, document_id)
+    return document_page(db_session, staff, document_id, address_check=checked)

@@ -40,8 +40,11 @@ from shared.integrations.magda import (
     client_from_settings,
 )
 from shared.models.audit import RegisterConsultation
-from shared.models.people import EboxStatus, Recipient, RecipientKind
+from shared.models.documents import DocumentStatus
+from shared.models.people import EboxStatus, Recipient, RecipientKind, StaffRole
 from shared.protection import mask_ssin, normalise_ssin, seal, ssin_digest, unseal
+from shared.services import audit
+from shared.services.access import StaffContext, document_for_staff
 
 T = TypeVar("T")
 
@@ -421,3 +424,60 @@ def export_consultations_csv(rows: list[RegisterConsultation]) -> Iterator[str]:
         )
     buffer.seek(0)
     yield from buffer
+
+
+# -- a letter came back ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AddressCheck:
+    """The outcome of checking a returned letter's address against the national register."""
+
+    changed: bool
+    problem: str | None
+    warnings: list[str]
+
+
+def check_returned_address(
+    session: Session, context: StaffContext, document_id: uuid.UUID
+) -> AddressCheck:
+    """For a letter that came back: ask the national register for the citizen's official
+    address again (a logged consultation) and bring the recipient up to date, so the letter
+    can be sent again. Only for returned documents of this organisation, to a citizen."""
+    context.require(StaffRole.DOSSIERBEHANDELAAR, StaffRole.SECRETARIAAT)
+    document = document_for_staff(session, context, document_id)
+    if document.status is not DocumentStatus.RETURNED:
+        raise InvalidInput(
+            gettext(
+                "Alleen voor een brief die teruggekeerd is, wordt het adres opnieuw opgevraagd."
+            )
+        )
+    recipient = session.get(Recipient, document.recipient_id)
+    assert recipient is not None
+    if recipient.kind is not RecipientKind.CITIZEN or not recipient.ssin_sealed:
+        raise InvalidInput(
+            gettext(
+                "Het adres van deze bestemmeling staat niet in het rijksregister; vraag het na"
+                " bij de dienst die de brief opmaakte."
+            )
+        )
+    before = (recipient.street, recipient.postal_code, recipient.city)
+    found = look_up_citizen(
+        session,
+        Requester(context.organisation_id, context.user_id, context.name),
+        unseal(recipient.ssin_sealed),
+        purpose=f"Adres controleren na een teruggekeerde brief (‘{document.title}’)",
+    )
+    if found.problem is not None:
+        return AddressCheck(False, found.problem, found.warnings)
+    changed = (recipient.street, recipient.postal_code, recipient.city) != before
+    audit.record(
+        session,
+        actor=audit.Actor.staff(context.user_id, context.name),
+        organisation_id=context.organisation_id,
+        action="recipient.address_checked",
+        object_type="document",
+        object_id=document.id,
+        data={"recipient_id": str(recipient.id), "changed": changed},
+    )
+    return AddressCheck(changed, None, found.warnings)

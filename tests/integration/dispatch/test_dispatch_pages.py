@@ -191,3 +191,51 @@ def test_another_organisations_run_is_not_found(
     )
     session.commit()
     assert client.get(f"/verzending/{form['run']}").status_code == 404
+
+
+def test_a_returned_letter_asks_to_check_the_address_and_can_go_again(
+    session: Session, client: TestClient[ZegelApp], magda: Magda
+) -> None:
+    from shared.models import RegisterConsultation
+    from shared.services import dispatch as dispatching
+
+    org = factories.organisation(session)
+    handler = factories.staff_member(session, org, [StaffRole.DOSSIERBEHANDELAAR])
+    recipient = _citizen(session, org, testdata.UNDELIVERABLE, EboxStatus.NOT_ACTIVATED)
+    document_id = ready_document(session, org, recipient, title="Brief die terugkomt").id
+    dispatching.send_one(session, org.id, document_id, actor=factories.SYSTEM)
+    client.cookies.set(
+        "zegel_backoffice_session",
+        factories.web_session(session, "backoffice", staff=handler, organisation=org),
+    )
+    session.commit()
+    Worker("test").run_pending()
+    dispatching.poll_statuses()
+
+    dashboard = client.get("/").text
+    assert "Adres controleren" in dashboard
+    assert "1 brief kwam terug naar de afzender." in dashboard
+    page = client.get(f"/stukken/{document_id}").text
+    assert "Deze brief kwam terug naar de afzender." in page
+    assert 'action="/verzenden"' in page  # it can go again
+    token = re.search(r'name="_csrf_token" value="([^"]+)"', page)
+    assert token
+    before = session.scalar(select(func.count()).select_from(RegisterConsultation)) or 0
+    session.rollback()
+    checked = client.post(f"/stukken/{document_id}/adres", data={"_csrf_token": token.group(1)})
+    assert checked.status_code == 200
+    assert "Het rijksregister" in checked.text
+    after = session.scalar(select(func.count()).select_from(RegisterConsultation)) or 0
+    assert after > before  # the look-up was logged with its legal basis
+    assert (testdata.UNDELIVERABLE.ssin) not in checked.text
+
+
+def test_the_address_of_a_letter_that_did_not_come_back_is_not_asked(
+    session: Session, desk: Desk
+) -> None:
+    form = desk.form(f"/stukken/{desk.to_ebox}")
+    response = desk.client.post(
+        f"/stukken/{desk.to_ebox}/adres", data={"_csrf_token": form["_csrf_token"]}
+    )
+    assert response.status_code == 422
+    assert "Alleen voor een brief die teruggekeerd is" in response.text
