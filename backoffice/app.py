@@ -68,6 +68,7 @@ def create_app() -> ZegelApp:
             admin.staff_member,
             admin.staff_member_roles,
             admin.staff_member_account,
+            admin.staff_member_absence,
         ],
         template_dir=TEMPLATES,
         title="Zegel — backoffice",

@@ -18,7 +18,7 @@ from shared.models.people import (
 )
 from shared.services import staff_admin
 from shared.web import NO_STORE
-from shared.web.params import DbSession, Form, FromPath, Staff, form_values
+from shared.web.params import DbSession, Form, FromPath, Staff, form_value, form_values
 from shared.web.sessions import role_guard
 
 ADMIN = [role_guard(StaffRole.BEHEERDER)]
@@ -137,3 +137,22 @@ def staff_create(db_session: DbSession, staff: Staff, data: Form) -> Redirect:
         signer_function=_function(text("hoedanigheid")),
     )
     return Redirect(f"/beheer/medewerkers/{user.id}", status_code=HTTP_303_SEE_OTHER)
+
+
+@post(
+    "/beheer/medewerkers/{user_id:uuid}/afwezigheid",
+    name="staff_member_absence",
+    guards=ADMIN,
+    sync_to_thread=True,
+)
+def staff_member_absence(
+    db_session: DbSession, staff: Staff, user_id: FromPath[uuid.UUID], data: Form
+) -> Redirect:
+    try:
+        organisation_id = uuid.UUID(form_value(data, "organisatie"))
+    except ValueError:
+        raise InvalidInput("Kies een bestuur.") from None
+    staff_admin.set_absent(
+        db_session, staff, user_id, organisation_id, absent=form_value(data, "afwezig") == "ja"
+    )
+    return Redirect(f"/beheer/medewerkers/{user_id}", status_code=HTTP_303_SEE_OTHER)

@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import ForeignKey, String, UniqueConstraint
+from sqlalchemy import ForeignKey, String, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from shared.db import Base, IdMixin, TimestampMixin, enum_column
@@ -112,6 +112,9 @@ class StaffRoleAssignment(IdMixin, TimestampMixin, Base):
         enum_column(SignerFunction, "signer_function")
     )
     substitute: Mapped[bool] = mapped_column(default=False)
+    absent: Mapped[bool] = mapped_column(default=False, server_default=false())
+    """A titular signer marked absent by a beheerder: the substitutes are told about the work
+    (anyone holding the function may still sign; the signature states their capacity)."""
     """Signs as stand-in (waarnemend) or by delegation for the signer_function."""
     delegation_reference: Mapped[str | None] = mapped_column(String(200))
     """For a substitute who signs by delegation: the delegation decision (e.g. its number and

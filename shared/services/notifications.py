@@ -182,10 +182,10 @@ def waiting_signatures(
 def notification_recipients(
     session: Session, organisation_id: uuid.UUID, function: SignerFunction
 ) -> list[StaffUser]:
-    """Whom to tell about work for `function`: its active titular holders, or, when there is
-    none, its active substitutes (stand-ins and delegates)."""
+    """Whom to tell about work for `function`: its active titular holders who are not marked
+    absent, or, when there is none, its active substitutes (stand-ins and delegates)."""
     rows = session.execute(
-        select(StaffRoleAssignment.substitute, StaffUser)
+        select(StaffRoleAssignment.substitute, StaffRoleAssignment.absent, StaffUser)
         .join(StaffUser, StaffUser.id == StaffRoleAssignment.staff_user_id)
         .where(
             StaffRoleAssignment.organisation_id == organisation_id,
@@ -195,8 +195,8 @@ def notification_recipients(
         )
         .order_by(StaffUser.name, StaffUser.id)
     ).all()
-    titular = [user for substitute, user in rows if not substitute]
-    return titular or [user for substitute, user in rows if substitute]
+    titular = [user for substitute, absent, user in rows if not substitute and not absent]
+    return titular or [user for substitute, _absent, user in rows if substitute]
 
 
 def _functions_told_to(

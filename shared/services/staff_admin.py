@@ -36,6 +36,7 @@ class Membership:
     roles: frozenset[StaffRole]
     signer_function: SignerFunction | None
     substitute: bool
+    absent: bool = False
 
 
 def _managed_organisations(session: Session, context: StaffContext) -> list[Organisation]:
@@ -106,6 +107,7 @@ def memberships(
                 roles=frozenset(a.role for a in assignments),
                 signer_function=signer.signer_function if signer else None,
                 substitute=signer.substitute if signer else False,
+                absent=signer.absent if signer else False,
             )
         )
     return user, rows
@@ -197,6 +199,50 @@ def _apply_roles(
             "signer_function": signer_function.value if signer_function else None,
             "substitute": substitute,
         },
+    )
+
+
+def set_absent(
+    session: Session,
+    context: StaffContext,
+    user_id: uuid.UUID,
+    organisation_id: uuid.UUID,
+    *,
+    absent: bool,
+) -> None:
+    """Mark a titular signer absent (their substitutes get the signing e-mails) or back."""
+    managed = {o.id for o in _managed_organisations(session, context)}
+    if organisation_id not in managed:
+        raise Forbidden("U bent geen beheerder van dit bestuur.")
+    user = _user_in_scope(session, context, user_id)
+    signer = session.scalars(
+        select(StaffRoleAssignment).where(
+            StaffRoleAssignment.staff_user_id == user.id,
+            StaffRoleAssignment.organisation_id == organisation_id,
+            StaffRoleAssignment.role == StaffRole.ONDERTEKENAAR,
+            StaffRoleAssignment.signer_function.is_not(None),
+            StaffRoleAssignment.substitute.is_(False),
+        )
+    ).one_or_none()
+    if signer is None:
+        raise InvalidInput(
+            "Alleen een titularis die ondertekent, kan afwezig gemeld worden; een vervanger"
+            " wordt niet vervangen."
+        )
+    if signer.absent == absent:
+        return
+    signer.absent = absent
+    session.flush()
+    audit.record(
+        session,
+        actor=context.actor,
+        organisation_id=organisation_id,
+        action="staff.absent" if absent else "staff.present",
+        object_type="staff_user",
+        object_id=user.id,
+        status_before="afwezig" if not absent else "aanwezig",
+        status_after="afwezig" if absent else "aanwezig",
+        data={"signer_function": signer.signer_function.value if signer.signer_function else None},
     )
 
 

@@ -4,6 +4,7 @@ the decline notice, and retries while the SMTP server is down."""
 
 from __future__ import annotations
 
+import re
 import socket
 import threading
 import uuid
@@ -574,3 +575,56 @@ def test_signers_without_an_e_mail_address_get_no_job(session: Session, world: W
     assert _mail_jobs(session, notifications.DIGEST_JOB) == []
     assert session.scalar(select(func.count()).select_from(Job)) == 0
     assert SignatureStatus.PENDING in {r.status for r in session.scalars(select(SignatureRequest))}
+
+
+def test_a_mayor_marked_absent_in_beheer_hands_the_digest_to_the_stand_in(
+    session: Session, world: World, sink: MailSink
+) -> None:
+    from litestar.testing import TestClient
+
+    from backoffice.app import create_app
+    from shared.models import AuditEvent
+    from shared.services.notifications import notification_recipients
+
+    admin = factories.staff_member(session, world.org, [StaffRole.BEHEERDER])
+    cookie = factories.web_session(session, "backoffice", staff=admin, organisation=world.org)
+    mayor_id, org_id = world.mayor.id, world.org.id
+    session.commit()
+    with TestClient(create_app()) as client:
+        client.cookies.set("zegel_backoffice_session", cookie)
+        page = client.get(f"/beheer/medewerkers/{mayor_id}").text
+        assert "Afwezig melden (de vervanger tekent)" in page
+        token = re.search(r'name="_csrf_token" value="([^"]+)"', page)
+        assert token
+        marked = client.post(
+            f"/beheer/medewerkers/{mayor_id}/afwezigheid",
+            data={"_csrf_token": token.group(1), "organisatie": str(org_id), "afwezig": "ja"},
+        )
+        assert marked.status_code == 200
+        assert "Weer aanwezig melden" in marked.text
+        # A substitute cannot be marked absent in their turn.
+        refused = client.post(
+            f"/beheer/medewerkers/{world.stand_in.id}/afwezigheid",
+            data={"_csrf_token": token.group(1), "organisatie": str(org_id), "afwezig": "ja"},
+        )
+        assert refused.status_code == 422
+    session.expire_all()
+    told = notification_recipients(session, org_id, MAYOR)
+    assert [user.email for user in told] == ["bart@testdorp.example"]
+    assert (
+        session.scalar(
+            select(func.count()).select_from(AuditEvent).where(AuditEvent.action == "staff.absent")
+        )
+        == 1
+    )
+    session.rollback()
+
+    # The next digest for the mayor's function goes to the stand-in, who signs as such.
+    documents = _screen(session, world, 2)
+    session.commit()
+    _run_due(session)
+    sink.clear()
+    _sign_as(session, world.director, [_requests(session, d)[0].id for d in documents])
+    _run_due(session)
+    [mail] = sink.messages
+    assert mail.recipients == ["bart@testdorp.example"]
