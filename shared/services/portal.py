@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from shared.i18n import N_
 from shared.i18n import gettext as _
@@ -131,7 +131,7 @@ def citizen_document(session: Session, ssin_digest: str, token: str) -> CitizenD
         payment=payment,
         dispute=dispute,
         signatures=_signatures(session, document),
-        timeline=_timeline(session, document),
+        timeline=_timeline(session, document, payment, dispute),
     )
 
 
@@ -145,6 +145,7 @@ def document_pdf(session: Session, ssin_digest: str, token: str) -> tuple[bytes,
 def _signatures(session: Session, document: Document) -> list[SignatureLine]:
     requests = session.scalars(
         select(SignatureRequest)
+        .options(joinedload(SignatureRequest.signer))
         .where(
             SignatureRequest.document_id == document.id,
             SignatureRequest.status == SignatureStatus.SIGNED,
@@ -181,18 +182,15 @@ _CITIZEN_EVENTS = {
 """Which events a citizen sees, in their words (everything internal stays internal)."""
 
 
-def _timeline(session: Session, document: Document) -> list[CitizenEvent]:
+def _timeline(
+    session: Session, document: Document, payment: PaymentRequest | None, dispute: Dispute | None
+) -> list[CitizenEvent]:
     related = [str(document.id)]
-    related += [
-        str(i)
-        for i in session.scalars(select(Dispute.id).where(Dispute.document_id == document.id))
-    ]
-    related += [
-        str(i)
-        for i in session.scalars(
-            select(PaymentRequest.id).where(PaymentRequest.document_id == document.id)
-        )
-    ]
+    if payment is not None:
+        related.append(str(payment.id))
+    if dispute is not None:  # every dispute of the document, not only the latest
+        disputes = select(Dispute.id).where(Dispute.document_id == document.id)
+        related += [str(i) for i in session.scalars(disputes)]
     events = session.scalars(
         select(AuditEvent)
         .where(
