@@ -12,6 +12,7 @@ from backoffice.controllers import (
     documents,
     experience,
     imports,
+    insights,
     intake,
     signing_folder,
 )
@@ -43,6 +44,7 @@ def create_app() -> ZegelApp:
             signing_folder.signing_decline_form,
             signing_folder.signing_decline,
             experience.experience_report,
+            insights.lead_time_report,
             dispatching.dispatch_send,
             dispatching.dispatch_progress,
             intake.decision_new,
