@@ -12,6 +12,7 @@ from backoffice.controllers import (
     documents,
     experience,
     imports,
+    insights,
     intake,
     signing_folder,
 )
@@ -44,6 +45,7 @@ def create_app() -> ZegelApp:
             signing_folder.signing_decline,
             experience.experience_report,
             documents.document_check_address,
+            insights.lead_time_report,
             dispatching.dispatch_send,
             dispatching.dispatch_progress,
             intake.decision_new,

@@ -28,6 +28,11 @@ MENU = (
     MenuItem(N_("Import"), "/import", SECRETARIAT),
     MenuItem(N_("Handtekenmap"), "/handtekenmap", frozenset({StaffRole.ONDERTEKENAAR})),
     MenuItem(
+        N_("Doorlooptijd"),
+        "/doorlooptijd",
+        frozenset({StaffRole.BEHEERDER, StaffRole.SECRETARIAAT, StaffRole.DOSSIERBEHANDELAAR}),
+    ),
+    MenuItem(
         N_("Ervaringen"),
         "/ervaringen",
         frozenset({StaffRole.BEHEERDER, StaffRole.SECRETARIAAT, StaffRole.DOSSIERBEHANDELAAR}),
