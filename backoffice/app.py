@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from backoffice.controllers import admin, documents, experience, signing_folder
+from backoffice.controllers import admin, documents, experience, register, signing_folder
 from backoffice.controllers.start import start_page, switch_organisation
 from backoffice.navigation import menu_for
 from shared.services.auth import App
@@ -33,6 +33,11 @@ def create_app() -> ZegelApp:
             signing_folder.signing_decline_form,
             signing_folder.signing_decline,
             experience.experience_report,
+            register.register_page,
+            register.register_csv,
+            register.register_pdf,
+            register.consultations_page,
+            register.consultations_csv,
             admin.staff_list,
             admin.staff_new,
             admin.staff_create,

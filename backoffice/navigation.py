@@ -21,12 +21,18 @@ MENU = (
     MenuItem(
         N_("Stukken"), "/stukken", frozenset({StaffRole.SECRETARIAAT, StaffRole.DOSSIERBEHANDELAAR})
     ),
+    MenuItem(
+        N_("Register"),
+        "/register",
+        frozenset({StaffRole.SECRETARIAAT, StaffRole.DOSSIERBEHANDELAAR}),
+    ),
     MenuItem(N_("Handtekenmap"), "/handtekenmap", frozenset({StaffRole.ONDERTEKENAAR})),
     MenuItem(
         N_("Ervaringen"),
         "/ervaringen",
         frozenset({StaffRole.BEHEERDER, StaffRole.SECRETARIAAT, StaffRole.DOSSIERBEHANDELAAR}),
     ),
+    MenuItem(N_("Raadplegingen"), "/register/raadplegingen", frozenset({StaffRole.BEHEERDER})),
     MenuItem(N_("Beheer"), "/beheer/medewerkers", frozenset({StaffRole.BEHEERDER})),
 )
 
