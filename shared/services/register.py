@@ -40,7 +40,20 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, case, func, or_, select, tuple_
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    Select,
+    and_,
+    case,
+    cast,
+    func,
+    or_,
+    select,
+    tuple_,
+    union,
+    union_all,
+)
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from shared.db import session_scope
@@ -198,8 +211,10 @@ def _start_of(day: date) -> datetime:
     return datetime.combine(day, time(0), tzinfo=BRUSSELS)
 
 
-def _in_period(start: datetime | None, end: datetime | None) -> ColumnElement[bool]:
-    """Sent in [start, end); a numbered dispatch that was never sent counts from its queueing."""
+def _period_branches(
+    start: datetime | None, end: datetime | None
+) -> tuple[ColumnElement[bool], ColumnElement[bool]]:
+    """Sent in [start, end); or never sent (failed at submission) and queued in [start, end)."""
 
     def between(column: InstrumentedAttribute[Any]) -> list[ColumnElement[bool]]:
         bounds: list[ColumnElement[bool]] = []
@@ -210,13 +225,19 @@ def _in_period(start: datetime | None, end: datetime | None) -> ColumnElement[bo
         return bounds
 
     sent = Dispatch.submitted_at
-    return or_(
-        and_(*between(sent)),
-        and_(sent.is_(None), *between(Dispatch.created_at)),
-    )
+    return and_(*between(sent)), and_(sent.is_(None), *between(Dispatch.created_at))
 
 
-def _conditions(context: StaffContext, wanted: RegisterFilter) -> list[ColumnElement[bool]]:
+def _in_period(start: datetime | None, end: datetime | None) -> ColumnElement[bool]:
+    """Sent in [start, end); a numbered dispatch that was never sent counts from its queueing."""
+    return or_(*_period_branches(start, end))
+
+
+def _conditions(
+    context: StaffContext, wanted: RegisterFilter, *, text_search: bool = True
+) -> list[ColumnElement[bool]]:
+    """The filter as conditions on Dispatch (joined to Document where a condition needs it).
+    `text_search=False` leaves out a search in names and titles (the caller adds it)."""
     conditions: list[ColumnElement[bool]] = [
         Dispatch.organisation_id == context.organisation_id,
         Dispatch.register_year.is_not(None),
@@ -246,14 +267,33 @@ def _conditions(context: StaffContext, wanted: RegisterFilter) -> list[ColumnEle
         if number:
             conditions.append(Dispatch.register_year == int(number.group(1)))
             conditions.append(Dispatch.register_sequence == int(number.group(2)))
-        else:
+        elif text_search:
             conditions.append(
-                or_(
-                    Dispatch.recipient_name.icontains(wanted.search, autoescape=True),
-                    Document.title.icontains(wanted.search, autoescape=True),
+                Dispatch.id.in_(
+                    union(
+                        *(
+                            select(Dispatch.id)
+                            .join(Document, Document.id == Dispatch.document_id)
+                            .where(Dispatch.organisation_id == context.organisation_id, match)
+                            for match in _text_matches(wanted.search)
+                        )
+                    )
                 )
             )
     return conditions
+
+
+def _text_search(wanted: RegisterFilter) -> bool:
+    return bool(wanted.search) and not _NUMBER.match(wanted.search)
+
+
+def _text_matches(search: str) -> tuple[ColumnElement[bool], ColumnElement[bool]]:
+    """A word in the recipient's name, or in the document's title (each has a trigram index
+    on PostgreSQL, so each is asked on its own: an OR across two tables could use neither)."""
+    return (
+        Dispatch.recipient_name.icontains(search, autoescape=True),
+        Document.title.icontains(search, autoescape=True),
+    )
 
 
 # -- pages --------------------------------------------------------------------------------------
@@ -312,12 +352,79 @@ _COLUMNS = (
 )
 
 
-def _rows_query(context: StaffContext, wanted: RegisterFilter) -> Select[*tuple[Any, ...]]:
-    return (
-        select(*_COLUMNS)
-        .join(Document, Document.id == Dispatch.document_id)
-        .where(*_conditions(context, wanted))
+def _rows(
+    session: Session,
+    context: StaffContext,
+    wanted: RegisterFilter,
+    *,
+    after: tuple[int, int] | None,
+    before: tuple[int, int] | None,
+    limit: int,
+) -> list[RegisterRow]:
+    """Up to `limit` rows below `after` (newest first) or above `before` (oldest first).
+
+    A search in names and titles asks each column in its own branch, each ordered and cut
+    to `limit` (so that each can use its own index, or walk the register's index when the
+    word is common), and merges the two: the first `limit` of the union are the same rows."""
+    key = tuple_(Dispatch.register_year, Dispatch.register_sequence)
+    keyset: list[ColumnElement[bool]] = []
+    if after is not None:
+        keyset.append(key < after)
+    if before is not None:
+        keyset.append(key > before)
+    upwards = before is not None
+    if wanted.date_from or wanted.date_to:
+        # Rows of a period lie together in the register, but the planner cannot know that
+        # and would walk the register backwards from its newest number to reach an old
+        # period. The lowest and highest number sent in the period (from the period's index
+        # alone) bound the walk to the period.
+        number = cast(Dispatch.register_year, BigInteger) * 1_000_000_000 + cast(
+            Dispatch.register_sequence, BigInteger
+        )
+        sent, never_sent = _period_branches(
+            _start_of(wanted.date_from) if wanted.date_from else None,
+            _start_of(wanted.date_to + timedelta(days=1)) if wanted.date_to else None,
+        )
+        numbers = union_all(
+            *(
+                select(number.label("number")).where(
+                    Dispatch.organisation_id == context.organisation_id,
+                    Dispatch.register_year.is_not(None),
+                    branch,
+                )
+                for branch in (sent, never_sent)
+            )
+        ).subquery()
+        low, high = session.execute(
+            select(func.min(numbers.c.number), func.max(numbers.c.number))
+        ).one()
+        if low is None or high is None:
+            return []
+        keyset.append(key >= (low // 1_000_000_000, low % 1_000_000_000))
+        keyset.append(key <= (high // 1_000_000_000, high % 1_000_000_000))
+
+    def order(year: Any, sequence: Any) -> tuple[Any, Any]:
+        return (year, sequence) if upwards else (year.desc(), sequence.desc())
+
+    def branch(*extra: ColumnElement[bool]) -> Select[*tuple[Any, ...]]:
+        return (
+            select(*_COLUMNS)
+            .join(Document, Document.id == Dispatch.document_id)
+            .where(*_conditions(context, wanted, text_search=False), *keyset, *extra)
+            .order_by(*order(Dispatch.register_year, Dispatch.register_sequence))
+            .limit(limit)
+        )
+
+    if not _text_search(wanted):
+        return [_row(tuple(r)) for r in session.execute(branch()).all()]
+    branches = union(*(select(branch(m).subquery()) for m in _text_matches(wanted.search)))
+    merged = branches.subquery()
+    query = (
+        select(merged)
+        .order_by(*order(merged.c.register_year, merged.c.register_sequence))
+        .limit(limit)
     )
+    return [_row(tuple(r)) for r in session.execute(query).all()]
 
 
 def _row(values: tuple[object, ...]) -> RegisterRow:
@@ -344,27 +451,15 @@ def register_page(
 ) -> RegisterPage:
     """One page of the register, newest number first. `after`/`before`: a row's `cursor`."""
     context.require(*REGISTER_ROLES)
-    key = tuple_(Dispatch.register_year, Dispatch.register_sequence)
-    query = _rows_query(context, wanted)
     after_key, before_key = _parse_cursor(after), _parse_cursor(before)
     if before_key is not None:
         # The newer page: the `size` rows just above `before`, read upwards, then turned round.
-        fetched = session.execute(
-            query.where(key > before_key)
-            .order_by(Dispatch.register_year, Dispatch.register_sequence)
-            .limit(size + 1)
-        ).all()
-        rows = [_row(tuple(r)) for r in fetched[:size]][::-1]
+        fetched = _rows(session, context, wanted, after=None, before=before_key, limit=size + 1)
+        rows = fetched[:size][::-1]
         has_newer, has_older = len(fetched) > size, True
     else:
-        if after_key is not None:
-            query = query.where(key < after_key)
-        fetched = session.execute(
-            query.order_by(Dispatch.register_year.desc(), Dispatch.register_sequence.desc()).limit(
-                size + 1
-            )
-        ).all()
-        rows = [_row(tuple(r)) for r in fetched[:size]]
+        fetched = _rows(session, context, wanted, after=after_key, before=None, limit=size + 1)
+        rows = fetched[:size]
         has_newer, has_older = after_key is not None, len(fetched) > size
     return RegisterPage(
         rows=rows,
@@ -459,14 +554,10 @@ def overview(session: Session, context: StaffContext, wanted: RegisterFilter) ->
     """Totals per channel over the filtered register, and volume and delivery per week or
     month over the filter's period (or the last twelve months when it has none)."""
     context.require(*REGISTER_ROLES)
-    needs_document = bool(wanted.search) and not _NUMBER.match(wanted.search)
     delivered = func.sum(case((Dispatch.status.in_(DELIVERED), 1), else_=0))
 
     def base(selection: RegisterFilter, *columns: Any) -> Select[*tuple[Any, ...]]:
-        query = select(*columns)
-        if needs_document:
-            query = query.join(Document, Document.id == Dispatch.document_id)
-        return query.where(*_conditions(context, selection))
+        return select(*columns).where(*_conditions(context, selection))
 
     totals_found = {
         Channel(channel): (int(count), int(done or 0))
