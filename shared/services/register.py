@@ -12,7 +12,9 @@ the register, with its reason: the sequence has no holes.
 - *Pages* use keyset pagination on `(register_year, register_sequence)`: a page asks for the
   rows after (or before) the last number it showed, through the unique index of the register,
   so page 20,000 costs what page 1 costs. `RegisterPage.next_cursor` / `previous_cursor` are
-  the numbers to continue from.
+  the numbers to continue from. A period first looks up the lowest and highest number sent
+  in it (index on the sending date) and bounds the walk to them; a search in names and titles
+  asks each column on its own (trigram indexes on PostgreSQL) and merges the two pages.
 - *Overview*: totals per channel and, per week or month, the volume per channel and the share
   delivered, over the filtered set (`overview()`).
 - *Exports*: `export_csv()` is a generator of CSV text chunks. It reads the register in keyset
