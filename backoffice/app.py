@@ -14,10 +14,11 @@ from backoffice.controllers import (
     imports,
     insights,
     intake,
+    register,
     signing_folder,
 )
 from backoffice.controllers.start import start_page, switch_organisation
-from backoffice.navigation import menu_for
+from backoffice.navigation import BEHEER_MENU, menu_for
 from shared.services.auth import App
 from shared.web import ZegelApp
 from shared.web import create_app as create_web_app
@@ -64,6 +65,11 @@ def create_app() -> ZegelApp:
             api_keys.api_key_list,
             api_keys.api_key_create,
             api_keys.api_key_revoke,
+            register.register_page,
+            register.register_csv,
+            register.register_pdf,
+            register.consultations_page,
+            register.consultations_csv,
             admin.staff_list,
             admin.staff_new,
             admin.staff_create,
@@ -77,7 +83,7 @@ def create_app() -> ZegelApp:
         layout="base_backoffice.html",
         dependencies=STAFF_DEPENDENCIES,
         form_targets=provider_origin(App.BACKOFFICE),
-        template_globals={"menu_for": menu_for},
+        template_globals={"menu_for": menu_for, "beheer_menu": BEHEER_MENU},
         api_route_handlers=[api.create_decision],
         openapi_config=api.openapi_config(),
     )

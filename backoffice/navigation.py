@@ -17,15 +17,15 @@ class MenuItem:
     roles: frozenset[StaffRole]
 
 
-SECRETARIAT = frozenset({StaffRole.SECRETARIAAT})
-
 MENU = (
     MenuItem(
         N_("Stukken"), "/stukken", frozenset({StaffRole.SECRETARIAAT, StaffRole.DOSSIERBEHANDELAAR})
     ),
-    MenuItem(N_("Nieuwe beslissing"), "/beslissingen/nieuw", SECRETARIAT),
-    MenuItem(N_("Nieuwe brief"), "/brieven/nieuw", SECRETARIAT),
-    MenuItem(N_("Import"), "/import", SECRETARIAT),
+    MenuItem(
+        N_("Register"),
+        "/register",
+        frozenset({StaffRole.SECRETARIAAT, StaffRole.DOSSIERBEHANDELAAR}),
+    ),
     MenuItem(N_("Handtekenmap"), "/handtekenmap", frozenset({StaffRole.ONDERTEKENAAR})),
     MenuItem(
         N_("Doorlooptijd"),
@@ -38,7 +38,14 @@ MENU = (
         frozenset({StaffRole.BEHEERDER, StaffRole.SECRETARIAAT, StaffRole.DOSSIERBEHANDELAAR}),
     ),
     MenuItem(N_("Beheer"), "/beheer/medewerkers", frozenset({StaffRole.BEHEERDER})),
+)
+"""The main menu: one item per area. Actions (a new letter, an import) sit on the pages and
+the dashboard; Beheer has its own sub-navigation (BEHEER_MENU)."""
+
+BEHEER_MENU = (
+    MenuItem(N_("Medewerkers"), "/beheer/medewerkers", frozenset({StaffRole.BEHEERDER})),
     MenuItem(N_("API-sleutels"), "/beheer/api-sleutels", frozenset({StaffRole.BEHEERDER})),
+    MenuItem(N_("Raadplegingen"), "/register/raadplegingen", frozenset({StaffRole.BEHEERDER})),
 )
 """Labels are Dutch msgids, translated when the menu is shown."""
 

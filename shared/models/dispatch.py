@@ -7,7 +7,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, ClassVar
 
-from sqlalchemy import JSON, ForeignKey, String, Text, UniqueConstraint, false
+from sqlalchemy import JSON, ForeignKey, Index, String, Text, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from shared.db import Base, IdMixin, TimestampMixin, enum_column, utcnow
@@ -74,6 +74,26 @@ class Dispatch(IdMixin, TimestampMixin, Base):
     __table_args__ = (
         UniqueConstraint("organisation_id", "register_year", "register_sequence"),
         UniqueConstraint("document_id", "attempt"),
+        # The register (shared.services.register): a period, and totals and charts over it
+        # read from the index alone on PostgreSQL; a search in names by trigram (pg_trgm).
+        Index(
+            "ix_dispatch_organisation_id_submitted_at",
+            "organisation_id",
+            "submitted_at",
+            postgresql_include=[
+                "channel",
+                "status",
+                "created_at",
+                "register_year",
+                "register_sequence",
+            ],
+        ),
+        Index(
+            "ix_dispatch_recipient_name_trgm",
+            "recipient_name",
+            postgresql_using="gin",
+            postgresql_ops={"recipient_name": "gin_trgm_ops"},
+        ),
     )
     states: ClassVar[StateMachine[DispatchStatus]] = DISPATCH_STATES
 

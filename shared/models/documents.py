@@ -7,7 +7,7 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Any, ClassVar
 
-from sqlalchemy import JSON, ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy import JSON, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from shared.db import Base, IdMixin, TimestampMixin, enum_column
@@ -121,6 +121,15 @@ class Document(IdMixin, TimestampMixin, Base):
     """An uitgaand stuk: one PDF for one recipient, with its follow-up."""
 
     __tablename__ = "document"
+    __table_args__ = (
+        # The register's search in titles, by trigram on PostgreSQL (pg_trgm).
+        Index(
+            "ix_document_title_trgm",
+            "title",
+            postgresql_using="gin",
+            postgresql_ops={"title": "gin_trgm_ops"},
+        ),
+    )
     states: ClassVar[StateMachine[DocumentStatus]] = DOCUMENT_STATES
 
     organisation_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("organisation.id"), index=True)

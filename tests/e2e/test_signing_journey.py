@@ -90,9 +90,7 @@ def _pdf(name: str, content: bytes) -> dict[str, object]:
 def register_decision_with_two_letters(page: Page, backoffice_url: str) -> None:
     """As the secretariat: the decision with a letter to each neighbour, then screen both."""
     log_in(page, backoffice_url, "secretariaat")
-    page.get_by_role("navigation", name="Hoofdmenu").get_by_role(
-        "link", name="Nieuwe beslissing"
-    ).click()
+    page.get_by_role("main").get_by_role("link", name="Nieuwe beslissing").click()
     page.get_by_label("Bestuursorgaan").select_option("college")
     page.get_by_label("Datum van de zitting").fill((today() - timedelta(days=2)).isoformat())
     page.get_by_label("Nummer van de beslissing").fill("2026_CBS_02001")
