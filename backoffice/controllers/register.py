@@ -6,9 +6,10 @@ is for the data protection officer, who has no role of their own in Zegel yet: t
 
 from __future__ import annotations
 
+from typing import Any
 from urllib.parse import urlencode
 
-from litestar import Response, get
+from litestar import Request, Response, get
 from litestar.response import Stream, Template
 
 from shared.models.dispatch import Channel, DispatchStatus
@@ -29,6 +30,14 @@ def _query(items: dict[str, str], **extra: str) -> str:
     return f"?{urlencode(merged)}" if merged else ""
 
 
+REGISTER_FILTER = ("van", "tot", "kanaal", "status", "soort", "zoek")
+"""The register's filter fields, the same for the page and both exports."""
+
+
+def _filter_form(request: Request[Any, Any, Any]) -> dict[str, str | None]:
+    return {key: request.query_params.get(key) for key in REGISTER_FILTER}
+
+
 def _attachment(name: str) -> dict[str, str]:
     return {"content-disposition": f'attachment; filename="{name}"'}
 
@@ -41,20 +50,13 @@ def _attachment(name: str) -> dict[str, str]:
     cache_control=NO_STORE,
 )
 def register_page(
+    request: Request[Any, Any, Any],
     db_session: DbSession,
     staff: Staff,
-    van: FromQuery[str | None] = None,
-    tot: FromQuery[str | None] = None,
-    kanaal: FromQuery[str | None] = None,
-    status: FromQuery[str | None] = None,
-    soort: FromQuery[str | None] = None,
-    zoek: FromQuery[str | None] = None,
     na: FromQuery[str | None] = None,
     voor: FromQuery[str | None] = None,
 ) -> Template:
-    parsed = register.parse_filter(
-        {"van": van, "tot": tot, "kanaal": kanaal, "status": status, "soort": soort, "zoek": zoek}
-    )
+    parsed = register.parse_filter(_filter_form(request))
     wanted = parsed.filter
     page = register.register_page(db_session, staff, wanted, after=na, before=voor)
     items = wanted.query_items()
@@ -62,8 +64,7 @@ def register_page(
         template_name="register.html",
         context={
             "staff": staff,
-            "form": {"van": van, "tot": tot, "kanaal": kanaal, "status": status, "soort": soort}
-            | {"zoek": zoek},
+            "form": _filter_form(request),
             "errors": parsed.errors,
             "page": page,
             "overview": register.overview(db_session, staff, wanted),
@@ -96,19 +97,9 @@ def register_page(
     sync_to_thread=True,
     cache_control=NO_STORE,
 )
-def register_csv(
-    staff: Staff,
-    van: FromQuery[str | None] = None,
-    tot: FromQuery[str | None] = None,
-    kanaal: FromQuery[str | None] = None,
-    status: FromQuery[str | None] = None,
-    soort: FromQuery[str | None] = None,
-    zoek: FromQuery[str | None] = None,
-) -> Stream:
+def register_csv(request: Request[Any, Any, Any], staff: Staff) -> Stream:
     """The whole filtered register, streamed in batches (memory does not grow with rows)."""
-    parsed = register.parse_filter(
-        {"van": van, "tot": tot, "kanaal": kanaal, "status": status, "soort": soort, "zoek": zoek}
-    )
+    parsed = register.parse_filter(_filter_form(request))
     return Stream(
         register.export_csv(staff, parsed.filter),
         media_type=CSV_MEDIA_TYPE,
@@ -124,19 +115,10 @@ def register_csv(
     cache_control=NO_STORE,
 )
 def register_pdf(
-    db_session: DbSession,
-    staff: Staff,
-    van: FromQuery[str | None] = None,
-    tot: FromQuery[str | None] = None,
-    kanaal: FromQuery[str | None] = None,
-    status: FromQuery[str | None] = None,
-    soort: FromQuery[str | None] = None,
-    zoek: FromQuery[str | None] = None,
+    request: Request[Any, Any, Any], db_session: DbSession, staff: Staff
 ) -> Response[bytes]:
     """The filtered register as a PDF list, at most `register.PDF_MAX_ROWS` rows."""
-    parsed = register.parse_filter(
-        {"van": van, "tot": tot, "kanaal": kanaal, "status": status, "soort": soort, "zoek": zoek}
-    )
+    parsed = register.parse_filter(_filter_form(request))
     return Response(
         register.export_pdf(db_session, staff, parsed.filter),
         media_type="application/pdf",
