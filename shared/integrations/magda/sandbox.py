@@ -636,62 +636,59 @@ def _build_router(sandbox: MagdaSandbox, path: str) -> Router:
             )
         return Response(body, headers={"cache-control": "no-store"})
 
-    @post("/api/v1/persons/query", status_code=200)
-    async def person(request: Request[Any, Any, Any]) -> Response[Any]:
+    async def look_up(
+        request: Request[Any, Any, Any],
+        failure_kind: str,
+        answer: Callable[[dict[str, Any]], dict[str, Any]],
+    ) -> Response[Any]:
+        """What the three look-ups share: the token, injected failures, the body, lateness."""
         try:
             guarded(request)
-            late = await sandbox._maybe_fail("persons")
-            data = _json_body(await request.json())
-            found = sandbox.person(data.get("ssin"))
+            late = await sandbox._maybe_fail(failure_kind)
+            body = answer(_json_body(await request.json()))
             await sandbox._late(late)
         except _Refusal as refusal:
             return _problem(refusal)
-        return Response(
-            {
-                "ssin": found.ssin,
-                "givenName": found.given_name,
-                "familyName": found.family_name,
-                "officialAddress": found.address.to_json() if found.address else None,
-                "deceased": False,
-            }
-        )
+        return Response(body)
+
+    def person_answer(data: dict[str, Any]) -> dict[str, Any]:
+        found = sandbox.person(data.get("ssin"))
+        return {
+            "ssin": found.ssin,
+            "givenName": found.given_name,
+            "familyName": found.family_name,
+            "officialAddress": found.address.to_json() if found.address else None,
+            "deceased": False,
+        }
+
+    def consent_answer(data: dict[str, Any]) -> dict[str, Any]:
+        found = sandbox.person(data.get("ssin"))
+        return {
+            "ssin": found.ssin,
+            "eboxActivated": found.ebox,
+            "since": found.ebox_since.isoformat() if found.ebox_since else None,
+        }
+
+    def preferences_answer(data: dict[str, Any]) -> dict[str, Any]:
+        found = sandbox.enterprise(data.get("enterpriseNumber"))
+        return {
+            "enterpriseNumber": found.enterprise_number,
+            "name": found.name,
+            "eboxActivated": found.ebox,
+            "address": found.address.to_json(),
+        }
+
+    @post("/api/v1/persons/query", status_code=200)
+    async def person(request: Request[Any, Any, Any]) -> Response[Any]:
+        return await look_up(request, "persons", person_answer)
 
     @post("/api/v1/ebox/citizens/consent", status_code=200)
     async def consent(request: Request[Any, Any, Any]) -> Response[Any]:
-        try:
-            guarded(request)
-            late = await sandbox._maybe_fail("consent")
-            data = _json_body(await request.json())
-            found = sandbox.person(data.get("ssin"))
-            await sandbox._late(late)
-        except _Refusal as refusal:
-            return _problem(refusal)
-        return Response(
-            {
-                "ssin": found.ssin,
-                "eboxActivated": found.ebox,
-                "since": found.ebox_since.isoformat() if found.ebox_since else None,
-            }
-        )
+        return await look_up(request, "consent", consent_answer)
 
     @post("/api/v1/ebox/enterprises/preferences", status_code=200)
     async def preferences(request: Request[Any, Any, Any]) -> Response[Any]:
-        try:
-            guarded(request)
-            late = await sandbox._maybe_fail("consent")
-            data = _json_body(await request.json())
-            found = sandbox.enterprise(data.get("enterpriseNumber"))
-            await sandbox._late(late)
-        except _Refusal as refusal:
-            return _problem(refusal)
-        return Response(
-            {
-                "enterpriseNumber": found.enterprise_number,
-                "name": found.name,
-                "eboxActivated": found.ebox,
-                "address": found.address.to_json(),
-            }
-        )
+        return await look_up(request, "consent", preferences_answer)
 
     @post("/api/v1/messages", status_code=201, request_max_body_size=MAX_BODY)
     async def messages(request: Request[Any, Any, Any]) -> Response[Any]:
