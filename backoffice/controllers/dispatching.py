@@ -13,7 +13,7 @@ from shared.errors import InvalidInput
 from shared.i18n import gettext as _
 from shared.models.dispatch import CHANNEL_LABELS, Channel
 from shared.models.people import StaffRole
-from shared.services import audit, dispatch
+from shared.services import dispatch
 from shared.web import NO_STORE
 from shared.web.params import DbSession, Form, FromPath, Staff, form_value, form_values
 from shared.web.sessions import role_guard
@@ -49,7 +49,7 @@ def dispatch_send(db_session: DbSession, staff: Staff, data: Form) -> Response[A
         db_session,
         staff.organisation_id,
         document_ids,
-        actor=audit.Actor.staff(staff.user_id, staff.name),
+        actor=staff.actor,
         staff_user_id=staff.user_id,
         override=_override(data),
         run_id=run_id,

@@ -12,7 +12,7 @@ from litestar.status_codes import HTTP_303_SEE_OTHER
 from shared.errors import InvalidInput
 from shared.i18n import gettext as _
 from shared.models.people import SIGNER_FUNCTION_LABELS, StaffRole
-from shared.services import audit, documents, signing, signing_batches
+from shared.services import documents, signing, signing_batches
 from shared.web import NO_STORE
 from shared.web.params import DbSession, Form, FromPath, FromQuery, Staff, form_values
 from shared.web.sessions import role_guard
@@ -25,10 +25,6 @@ def _ids(values: list[str]) -> list[uuid.UUID]:
         return [uuid.UUID(v) for v in values]
     except ValueError:
         raise InvalidInput(_("Een gekozen stuk is onbekend.")) from None
-
-
-def _actor(staff: Any) -> audit.Actor:
-    return audit.Actor.staff(staff.user_id, staff.name)
 
 
 @get(
@@ -96,7 +92,7 @@ def signing_start(db_session: DbSession, staff: Staff, data: Form) -> Redirect:
     except ValueError:
         raise InvalidInput(_("Deze bevestiging is ongeldig; kies de stukken opnieuw.")) from None
     batch = signing_batches.start_batch(
-        db_session, staff, batch_id, _ids(form_values(data, "verzoek")), actor=_actor(staff)
+        db_session, staff, batch_id, _ids(form_values(data, "verzoek")), actor=staff.actor
     )
     return Redirect(f"/handtekenmap/reeks/{batch.id}", status_code=HTTP_303_SEE_OTHER)
 
@@ -162,7 +158,5 @@ def signing_decline(
             },
             status_code=400,
         )
-    signing.decline(
-        db_session, request_id, reason, signer_user_id=staff.user_id, actor=_actor(staff)
-    )
+    signing.decline(db_session, request_id, reason, signer_user_id=staff.user_id, actor=staff.actor)
     return Redirect(f"/handtekenmap?teruggestuurd={request_id}", status_code=HTTP_303_SEE_OTHER)

@@ -473,7 +473,7 @@ def check_returned_address(
     changed = (recipient.street, recipient.postal_code, recipient.city) != before
     audit.record(
         session,
-        actor=audit.Actor.staff(context.user_id, context.name),
+        actor=context.actor,
         organisation_id=context.organisation_id,
         action="recipient.address_checked",
         object_type="document",
