@@ -148,3 +148,40 @@ def test_the_accessibility_statement(page: Page, portal_url: str) -> None:
     page.get_by_role("link", name="Toegankelijkheidsverklaring").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Toegankelijkheidsverklaring")
     _check(page, "accessibility")
+
+
+def test_a_rating_from_the_document_page_shows_in_the_back_office(
+    page: Page,
+    page_console: Console,
+    session: Session,
+    letter: Document,
+    portal_url: str,
+    backoffice_url: str,
+    sandbox_url: str,
+) -> None:
+    from shared.models import StaffRole
+
+    page.goto(f"{portal_url}/d/{letter.public_token}")
+    _log_in_as_an(page)
+    rating = page.locator("#ervaring")
+    expect(rating.get_by_role("heading")).to_have_text("Was dit document duidelijk?")
+    rating.get_by_label("Wilt u iets kwijt?").fill("Heel duidelijk, dank u.")
+    rating.get_by_role("button", name="Goed").click()
+    expect(page.locator("#ervaring")).to_contain_text("Bedankt voor uw mening")  # htmx swap
+    _check(page, "document-rated")
+    page_console.assert_clean()
+
+    clerk = factories.staff_member(session, letter.organisation, [StaffRole.SECRETARIAAT])
+    token = factories.web_session(
+        session, "backoffice", staff=clerk, organisation=letter.organisation
+    )
+    session.commit()
+    page.context.add_cookies(
+        [{"name": "zegel_backoffice_session", "value": token, "url": backoffice_url}]
+    )
+    page.goto(backoffice_url + "/")
+    page.get_by_role("navigation", name="Hoofdmenu").get_by_role("link", name="Ervaringen").click()
+    expect(page.get_by_role("table")).to_contain_text("Document lezen")
+    expect(page.get_by_text("Heel duidelijk, dank u.")).to_be_visible()
+    screenshot(page, "backoffice-experience")
+    assert_accessible(page)

@@ -209,3 +209,51 @@ def test_decision_registered_screened_signed_by_director_as_batch_then_by_mayor(
     assert_accessible(page)
     assert [e for e in page_console.errors if "status of 422" not in e] == []
     assert page_console.csp_violations == []
+
+
+def test_the_director_declines_with_a_reason_and_the_document_goes_back(
+    page: Page, page_console: Console, session: Session, backoffice_url: str, sandbox: Sandbox
+) -> None:
+    from shared.services import audit
+    from shared.services.screening import screen_document
+    from tests.integration.signing.conftest import draft
+
+    org = factories.organisation(session, "Gemeente Zegelbeek")
+    factories.staff_member(
+        session,
+        org,
+        [StaffRole.ONDERTEKENAAR],
+        subject="directeur",
+        issuer=sandbox.url + "/oidc",
+        name=staff_member("directeur").name,
+        signer_function=SignerFunction.ALGEMEEN_DIRECTEUR,
+    )
+    document = draft(session, org, factories.citizen(session, org), title=TITLES[0])
+    screen_document(session, document, actor=audit.Actor.system("secretariaat"))
+    document_id = document.id
+    session.commit()
+
+    log_in(page, backoffice_url, "directeur")
+    page.get_by_role("navigation", name="Hoofdmenu").get_by_role(
+        "link", name="Handtekenmap"
+    ).click()
+    page.get_by_role("link", name=f"Weigeren — {TITLES[0]}").click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text("niet ondertekenen")
+    page.get_by_label("Waarom ondertekent u niet?").fill("   ")  # only spaces: no reason
+    page.get_by_role("button", name="Terugsturen met deze reden").click()
+    expect(page.get_by_role("alert")).to_contain_text("Geef een reden op")
+    screenshot(page, "signing-decline-error")
+    assert_accessible(page)
+    page.get_by_label("Waarom ondertekent u niet?").fill("Het bedrag klopt niet met het besluit.")
+    page.get_by_role("button", name="Terugsturen met deze reden").click()
+    expect(page.get_by_role("status")).to_contain_text("is teruggestuurd naar het secretariaat")
+    expect(page.get_by_text("Er wacht niets op uw handtekening.")).to_be_visible()
+    screenshot(page, "signing-declined")
+    assert_accessible(page)
+
+    session.expire_all()
+    declined = session.get(Document, document_id)
+    assert declined is not None
+    assert declined.status is DocumentStatus.DRAFT
+    session.rollback()
+    assert [e for e in page_console.errors if "status of 400" not in e] == []
