@@ -40,9 +40,10 @@ __all__ = [
 MASK = "***********"
 
 # Eleven digits, as typed (85073003328) or formatted (85.07.30-033.28, 850730-033-28,
-# 850730 033 28). Never part of a longer run of digits: an OGM or an IBAN is left alone.
+# 850730 033 28). Never part of a longer run of digits or letters: an OGM, an IBAN, a request
+# id or a UUID in hex (which can hold eleven digits in a row) is left alone.
 _NATIONAL_NUMBER = re.compile(
-    r"(?<!\d)\d{2}\.?\d{2}\.?\d{2}[-. ]?\d{3}[-. ]?\d{2}(?!\d)",
+    r"(?<![0-9A-Za-z])\d{2}\.?\d{2}\.?\d{2}[-. ]?\d{3}[-. ]?\d{2}(?![0-9A-Za-z])",
 )
 
 _HANDLER_MARK = "_zegel_handler"

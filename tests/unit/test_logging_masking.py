@@ -26,6 +26,12 @@ def test_national_numbers_are_masked_in_any_format(number: str) -> None:
     assert mask_text(f"burger {number} opgezocht") == f"burger {MASK} opgezocht"
 
 
+@pytest.mark.parametrize("text", ["rrn=85073003328", "(85073003328)", "ssin_85073003328"])
+def test_national_numbers_are_masked_next_to_punctuation(text: str) -> None:
+    assert "85073003328" not in mask_text(text)
+    assert MASK in mask_text(text)
+
+
 @pytest.mark.parametrize(
     "text",
     [
@@ -35,6 +41,8 @@ def test_national_numbers_are_masked_in_any_format(number: str) -> None:
         "2026/000123",  # register number
         "123456789012",  # twelve digits: not a national number
         "2026-03-29T10:11:12.123456Z",
+        "3b292d262b20495687592a55a13f705b",  # a request id with eleven digits in a row
+        "0b5c9fea-6b94-419c-b1d5-72d67c5be784",  # a UUID
     ],
 )
 def test_other_numbers_are_left_alone(text: str) -> None:
