@@ -126,10 +126,11 @@ def sandbox_url(sandbox: Sandbox) -> str:
     return sandbox.url
 
 
-@pytest.fixture(scope="package")
+@pytest.fixture
 def worker(sandbox_url: str) -> Iterator[None]:
-    """One background worker, polling often, for as long as the browser journeys run; it asks
-    MAGDA for delivery statuses every second."""
+    """One background worker, polling often, for the test that asks for it (and only then:
+    other journeys run their jobs when they choose); it asks MAGDA for delivery statuses every
+    second."""
     from datetime import timedelta
 
     from shared import jobs
