@@ -9,6 +9,7 @@ from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
 from shared.models import Channel, Dispatch, DispatchStatus, Document, Organisation
+from shared.services import register
 from tests import factories
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
@@ -30,7 +31,8 @@ def add_dispatches(
     title: str = "Besluit over uw aanvraag",
     document_type: str = "college_decision",
 ) -> None:
-    """`count` numbered dispatches (each with its document), inserted in bulk."""
+    """`count` numbered dispatches (each with its document), inserted in bulk; the register's
+    daily totals are counted again afterwards (a bulk insert bypasses the unit of work)."""
     ssin = f"{uuid.uuid4().int % 10**11:011d}"
     recipient = factories.citizen(session, org, ssin=ssin, name=recipient_name)
     documents, dispatches = [], []
@@ -74,3 +76,4 @@ def add_dispatches(
     session.execute(insert(Document), documents)
     session.execute(insert(Dispatch), dispatches)
     session.flush()
+    register.rebuild_daily_totals(session, org.id)

@@ -17,6 +17,7 @@ from shared.models.disputes import (
     DisputeOutcome,
     DisputeStatus,
 )
+from shared.models.document_types import DocumentTypePolicy, PaperDelivery
 from shared.models.documents import (
     DOCUMENT_STATES,
     Decision,
@@ -56,6 +57,7 @@ from shared.models.people import (
     StaffRoleAssignment,
     StaffUser,
 )
+from shared.models.register_totals import RegisterDailyTotal
 from shared.models.sessions import AccessCodeAttempt, LoginAttempt, WebSession
 from shared.models.signing import (
     SIGNATURE_STATES,
@@ -92,6 +94,7 @@ __all__ = [
     "DisputeStatus",
     "Document",
     "DocumentStatus",
+    "DocumentTypePolicy",
     "EboxStatus",
     "ExperiencePhase",
     "ExperienceRating",
@@ -106,6 +109,7 @@ __all__ = [
     "LoginAttempt",
     "Organisation",
     "OrganisationKind",
+    "PaperDelivery",
     "Payment",
     "PaymentMethod",
     "PaymentRequest",
@@ -115,6 +119,7 @@ __all__ = [
     "RecipientKind",
     "RegisterConsultation",
     "RegisterCounter",
+    "RegisterDailyTotal",
     "SignatureRequest",
     "SignatureStatus",
     "SignerFunction",

@@ -108,32 +108,43 @@ class Dispatch(IdMixin, TimestampMixin, Base):
     run_id: Mapped[uuid.UUID | None] = mapped_column(index=True)
     """The "Verzenden" click that queued it (its progress view counts the run's dispatches)."""
     requested_by_label: Mapped[str] = mapped_column(String(200), default="", server_default="")
-    channel: Mapped[Channel] = mapped_column(enum_column(Channel, "channel"))
+    channel: Mapped[Channel] = mapped_column(enum_column(Channel, "channel"), active_history=True)
     with_acknowledgement: Mapped[bool] = mapped_column(default=False)
     channel_reason: Mapped[str] = mapped_column(Text)
     """Why this channel was chosen (rule or staff override with reason)."""
     channel_overridden: Mapped[bool] = mapped_column(default=False, server_default=false())
     status: Mapped[DispatchStatus] = mapped_column(
-        enum_column(DispatchStatus, "dispatch_status"), default=DispatchStatus.QUEUED, index=True
+        enum_column(DispatchStatus, "dispatch_status"),
+        default=DispatchStatus.QUEUED,
+        index=True,
+        active_history=True,
     )
     idempotency_key: Mapped[str] = mapped_column(String(64), unique=True)
-    register_year: Mapped[int | None]
+    register_year: Mapped[int | None] = mapped_column(active_history=True)
     register_sequence: Mapped[int | None]
     external_message_id: Mapped[str | None] = mapped_column(String(100), index=True)
     failure_reason: Mapped[str | None] = mapped_column(Text)
     correlation_id: Mapped[str | None] = mapped_column(String(64))
     """The x-correlation-id of the submission (to find it in MAGDA's logs)."""
-    submitted_at: Mapped[datetime | None]
+    submitted_at: Mapped[datetime | None] = mapped_column(active_history=True)
     delivered_at: Mapped[datetime | None]
     """When it reached the eBox or the letter was delivered (or came back)."""
     attestation_sha256: Mapped[str | None] = mapped_column(String(64))
     """bpost's proof of a registered letter (PDF in storage)."""
     last_polled_at: Mapped[datetime | None]
+    copy_of_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("dispatch.id"), unique=True)
+    """A paper copy of this eBox dispatch (unread for too long, see
+    `shared.services.ebox_fallback`): the same signed PDF; it changes neither the document's
+    status nor its legal sending date. Unique: a dispatch has at most one copy."""
 
     document: Mapped[Document] = relationship()
     events: Mapped[list[DeliveryEvent]] = relationship(
         back_populates="dispatch", order_by="DeliveryEvent.occurred_at"
     )
+
+    @property
+    def is_copy(self) -> bool:
+        return self.copy_of_id is not None
 
     @property
     def register_number(self) -> str | None:

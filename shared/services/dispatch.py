@@ -8,10 +8,15 @@ finds the first dispatch and is refused with a clear message; should two clicks 
 that check, the unique `(document_id, attempt)` lets only one of them commit.
 
 **Channel.** `choose_channel()` is a pure rule: the eBox when the citizen activated it (or for
-an enterprise that has one), otherwise paper, normal or registered as the document type
-requires (`PAPER_RULES`). When a citizen's eBox status is not known yet, the submitting job
-asks MAGDA first (a logged consultation) and applies the rule to the answer. Staff may
-override the channel with a reason; the override is audited and never re-decided.
+an enterprise that has one), otherwise paper, normal or registered as the organisation's
+policy for the document type requires (`shared.services.document_types`). When a
+citizen's eBox status is not known yet, the submitting job asks MAGDA first (a logged
+consultation) and applies the rule to the answer. Staff may override the channel with a
+reason; the override is audited and never re-decided.
+
+**Paper copies.** `queue_paper_copy()` sends an eBox message that stayed unread on paper
+too (`shared.services.ebox_fallback`): a dispatch of its own (`copy_of_id`), the same signed
+PDF, once only; it leaves the document's status and legal sending date as they are.
 
 **Submitting** (job `dispatch.submit`, one per batch of up to `SUBMIT_BATCH` dispatches queued
 together) runs in three short steps so that no database lock is held while MAGDA is called:
@@ -88,11 +93,12 @@ from shared.models.dispatch import (
     DispatchStatus,
     RegisterCounter,
 )
+from shared.models.document_types import PaperDelivery
 from shared.models.documents import Document, DocumentStatus
 from shared.models.people import EboxStatus, Organisation, Recipient, RecipientKind
 from shared.pdf.cover import CoverPage, render_cover_page
 from shared.protection import unseal
-from shared.services import access_codes, audit, transitions
+from shared.services import access_codes, audit, document_types, transitions
 from shared.services.recipients import Requester, magda_client, refresh_ebox_consent
 from shared.storage import get_storage
 from shared.timeutil import BRUSSELS, today
@@ -133,24 +139,6 @@ SENDABLE = (DocumentStatus.READY, DocumentStatus.RETURNED, DocumentStatus.FAILED
 
 
 @dataclass(frozen=True)
-class PaperRule:
-    registered: bool
-    acknowledgement: bool = False
-    why: str = ""
-
-
-PAPER_RULES: dict[str, PaperRule] = {
-    "gas_fine": PaperRule(
-        registered=True, why="een GAS-boete wordt bij aangetekende brief betekend"
-    ),
-    "dispute_answer": PaperRule(
-        registered=True, why="de beslissing over een bezwaar gaat aangetekend"
-    ),
-}
-"""Document types that go registered when they go on paper; others go by normal post."""
-
-
-@dataclass(frozen=True)
 class ChannelChoice:
     channel: Channel
     with_acknowledgement: bool
@@ -167,14 +155,14 @@ class ChannelOverride:
     with_acknowledgement: bool = False
 
 
-def _paper(document_type: str, prefix: str) -> ChannelChoice:
-    rule = PAPER_RULES.get(document_type)
-    if rule and rule.registered:
+def paper_choice(rule: document_types.Policy, prefix: str) -> ChannelChoice:
+    """Paper as the document type's policy says: normal, or registered (± acknowledgement)."""
+    if rule.registered:
         acknowledgement = " met ontvangstbewijs" if rule.acknowledgement else ""
         return ChannelChoice(
             Channel.REGISTERED,
             rule.acknowledgement,
-            f"{prefix} Aangetekende zending{acknowledgement}: {rule.why}.",
+            f"{prefix} Aangetekende zending{acknowledgement}: {rule.paper_why}.",
         )
     return ChannelChoice(Channel.PAPER, False, f"{prefix} Gewone post.")
 
@@ -186,8 +174,12 @@ def choose_channel(
     *,
     ebox_checked_at: datetime | None = None,
     ebox_source: str | None = None,
+    policy: document_types.Policy | None = None,
 ) -> ChannelChoice:
-    """The channel for a recipient and document type, with the reason staff see (Dutch)."""
+    """The channel for a recipient and document type, with the reason staff see (Dutch).
+    `policy`: the organisation's for this type (default: the catalogue's)."""
+    rule = policy or document_types.default_policy(document_type)
+
     learnt = ""
     if ebox_checked_at is not None:
         learnt = (
@@ -195,9 +187,7 @@ def choose_channel(
         )
     if kind is RecipientKind.ENTERPRISE:
         if ebox is EboxStatus.NOT_ACTIVATED:
-            return _paper(
-                document_type, f"De onderneming ontvangt geen berichten in de eBox{learnt}."
-            )
+            return paper_choice(rule, f"De onderneming ontvangt geen berichten in de eBox{learnt}.")
         return ChannelChoice(
             Channel.EBOX, False, f"Ondernemingen ontvangen hun post in de eBox{learnt}."
         )
@@ -207,14 +197,14 @@ def choose_channel(
                 Channel.EBOX, False, f"De burger heeft de eBox geactiveerd{learnt}."
             )
         if ebox is EboxStatus.NOT_ACTIVATED:
-            return _paper(document_type, f"De burger heeft de eBox niet geactiveerd{learnt}.")
-        choice = _paper(
-            document_type, "eBox-status nog niet gekend: Zegel vraagt ze op bij het verzenden."
+            return paper_choice(rule, f"De burger heeft de eBox niet geactiveerd{learnt}.")
+        choice = paper_choice(
+            rule, "eBox-status nog niet gekend: Zegel vraagt ze op bij het verzenden."
         )
         return ChannelChoice(
             choice.channel, choice.with_acknowledgement, choice.reason, provisional=True
         )
-    return _paper(document_type, "Alleen een postadres is gekend.")
+    return paper_choice(rule, "Alleen een postadres is gekend.")
 
 
 def format_register_number(year: int, sequence: int) -> str:
@@ -325,6 +315,7 @@ def send(
         previous.setdefault(existing.document_id, []).append(existing)
 
     queued_events: list[audit.PendingEvent] = []
+    rules: dict[str, document_types.Policy] = {}
     for document in documents:
         title = document.title
         earlier = previous.get(document.id, [])
@@ -349,12 +340,17 @@ def send(
                 overridden=True,
             )
         else:
+            if document.document_type not in rules:
+                rules[document.document_type] = document_types.policy(
+                    session, organisation_id, document.document_type
+                )
             choice = choose_channel(
                 recipient.kind,
                 recipient.ebox_status,
                 document.document_type,
                 ebox_checked_at=recipient.ebox_checked_at,
                 ebox_source=recipient.ebox_source,
+                policy=rules[document.document_type],
             )
         problem = _refusal_for_channel(recipient, choice.channel, title)
         if problem is not None and not choice.provisional:
@@ -447,6 +443,97 @@ def send_one(
             raise NotFound(refused.reason)
         raise DomainError(refused.reason, code="not_sendable")
     return result.queued[0]
+
+
+def queue_paper_copy(
+    session: Session,
+    original_id: uuid.UUID,
+    *,
+    paper: PaperDelivery,
+    reason: str,
+    actor: audit.Actor,
+) -> Dispatch | None:
+    """Queue a paper copy of an eBox dispatch — the same signed PDF, by `paper` — in the
+    caller's transaction; None when it has one already. The document keeps its status and
+    legal sending date (the eBox delivery stands); the copy is its own dispatch, with its own
+    register number and delivery events, and `reason` is audited on the document (its
+    timeline) and kept as the copy's channel reason. Once only: the original is locked, and
+    `Dispatch.copy_of_id` is unique. A recipient without a postal address gets a copy that
+    fails at once with that reason, so that staff see it and it is not tried again."""
+    original = session.get(Dispatch, original_id, with_for_update=True)
+    if original is None or original.channel is not Channel.EBOX:
+        raise NotFound(gettext("Deze verzending bestaat niet."))
+    existing = session.scalar(select(Dispatch.id).where(Dispatch.copy_of_id == original.id))
+    if existing is not None:
+        return None
+    document = session.get(Document, original.document_id)
+    assert document is not None
+    recipient = session.get(Recipient, document.recipient_id)
+    assert recipient is not None
+    channel = Channel.PAPER if paper is PaperDelivery.NORMAL else Channel.REGISTERED
+    attempt = session.scalar(
+        select(func.max(Dispatch.attempt)).where(Dispatch.document_id == document.id)
+    )
+    copy = Dispatch(
+        id=uuid.uuid4(),
+        organisation_id=original.organisation_id,
+        document_id=document.id,
+        attempt=(attempt or 0) + 1,
+        recipient_name=recipient.name,
+        requested_by_label=actor.label,
+        channel=channel,
+        with_acknowledgement=paper is PaperDelivery.REGISTERED_WITH_ACKNOWLEDGEMENT,
+        channel_reason=reason,
+        status=DispatchStatus.QUEUED,
+        idempotency_key=uuid.uuid4().hex,
+        copy_of_id=original.id,
+    )
+    try:
+        with session.begin_nested():
+            session.add(copy)
+    except SAIntegrityError:
+        return None  # another run queued it first
+    data = {
+        "copy_of": str(original.id),
+        "register_number": original.register_number,
+        "channel": channel.value,
+        "reason": reason,
+    }
+    events = [
+        audit.PendingEvent(
+            actor=actor,
+            organisation_id=copy.organisation_id,
+            action="dispatch.queued",
+            object_type="dispatch",
+            object_id=copy.id,
+            status_after=DispatchStatus.QUEUED.value,
+            data={"document_id": str(document.id), **data, "overridden": False},
+        ),
+        audit.PendingEvent(
+            actor=actor,
+            organisation_id=copy.organisation_id,
+            action="document.paper_copy_queued",
+            object_type="document",
+            object_id=document.id,
+            data={"dispatch_id": str(copy.id), **data},
+        ),
+    ]
+    problem = _refusal_for_channel(recipient, channel, document.title)
+    if problem is not None:
+        event, delivery = _fail(copy, problem, code="no_address")
+        events.append(event)
+        session.add(delivery)
+    audit.record_many(session, events)
+    if problem is None:
+        jobs.enqueue(
+            session,
+            SUBMIT_JOB,
+            {"dispatch_ids": [str(copy.id)]},
+            key=f"{SUBMIT_JOB}:{copy.id}",
+            organisation_id=copy.organisation_id,
+            max_attempts=SUBMIT_MAX_ATTEMPTS,
+        )
+    return copy
 
 
 # -- progress -----------------------------------------------------------------------------------
@@ -654,6 +741,7 @@ def _decide_channel(dispatch_id: uuid.UUID, client: MagdaClient) -> None:
                 requester,
                 purpose=f"Kanaal kiezen voor de verzending van ‘{document.title}’",
                 client=client,
+                document_type=document.document_type,
             )
         except MagdaRetryableError:
             raise
@@ -668,6 +756,9 @@ def _decide_channel(dispatch_id: uuid.UUID, client: MagdaClient) -> None:
                 document.document_type,
                 ebox_checked_at=recipient.ebox_checked_at,
                 ebox_source=recipient.ebox_source,
+                policy=document_types.policy(
+                    session, dispatch.organisation_id, document.document_type
+                ),
             )
             audit.record(
                 session,
@@ -695,6 +786,7 @@ def _decide_channel(dispatch_id: uuid.UUID, client: MagdaClient) -> None:
 def _needs_decision(dispatch: Dispatch, recipient: Recipient) -> bool:
     return (
         not dispatch.channel_overridden
+        and dispatch.copy_of_id is None
         and dispatch.register_sequence is None
         and recipient.kind is RecipientKind.CITIZEN
         and recipient.ebox_status is EboxStatus.UNKNOWN
@@ -870,12 +962,15 @@ def _record(session: Session, outcomes: Sequence[_Outcome], *, give_up: bool) ->
         pending.append(
             transitions.prepare(dispatch, DispatchStatus.SUBMITTED, actor=SYSTEM, data=data)
         )
-        if document.status is not DocumentStatus.DISPATCHED:
-            pending.append(
-                transitions.prepare(document, DocumentStatus.DISPATCHED, actor=SYSTEM, data=data)
-            )
-        document.sent_at = submitted.submitted_at
-        document.legal_sending_date = submitted.submitted_at.astimezone(BRUSSELS).date()
+        if dispatch.copy_of_id is None:  # a paper copy leaves the document as it was
+            if document.status is not DocumentStatus.DISPATCHED:
+                pending.append(
+                    transitions.prepare(
+                        document, DocumentStatus.DISPATCHED, actor=SYSTEM, data=data
+                    )
+                )
+            document.sent_at = submitted.submitted_at
+            document.legal_sending_date = submitted.submitted_at.astimezone(BRUSSELS).date()
         deliveries.append(
             DeliveryEvent(
                 id=uuid.uuid4(),
@@ -1026,7 +1121,8 @@ def _apply_events(
         added += 1
         document = session.get(Document, dispatch.document_id)
         assert document is not None
-        if kind == "posted" and dispatch.channel is not Channel.EBOX:
+        copy = dispatch.copy_of_id is not None
+        if kind == "posted" and dispatch.channel is not Channel.EBOX and not copy:
             document.legal_sending_date = event.occurred_at.astimezone(BRUSSELS).date()
         target = _TARGETS[kind]
         if not dispatch.states.allowed(dispatch.status, target):
@@ -1044,7 +1140,7 @@ def _apply_events(
         transitions.transition(
             session, dispatch, target, actor=SYSTEM, data={"event": kind, "source": source}
         )
-        document_target = _DOCUMENT_TARGETS.get(target)
+        document_target = None if copy else _DOCUMENT_TARGETS.get(target)
         if document_target is not None and document.states.allowed(
             document.status, document_target
         ):
@@ -1075,6 +1171,51 @@ def _keep_attestation(session: Session, dispatch: Dispatch, client: MagdaClient)
     return True
 
 
+def _poll_ebox(
+    ebox: Sequence[tuple[uuid.UUID, str]], client: MagdaClient, result: PollResult
+) -> None:
+    for start in range(0, len(ebox), POLL_BATCH):
+        chunk = ebox[start : start + POLL_BATCH]
+        try:
+            statuses = {s.message_id: s for s in client.message_statuses([m for _, m in chunk])}
+        except MagdaError as error:
+            result.errors.append(error.reason)
+            continue
+        with session_scope() as session:
+            for dispatch_id, message_id in chunk:
+                result.asked += 1
+                status = statuses.get(str(message_id))
+                dispatch = session.get(Dispatch, dispatch_id, with_for_update=True)
+                if dispatch is None:
+                    continue
+                dispatch.last_polled_at = utcnow()
+                if status is not None:
+                    result.events += _apply_events(
+                        session, dispatch, status.events, "documentendienst"
+                    )
+
+
+def refresh_ebox_statuses(
+    dispatch_ids: Sequence[uuid.UUID], *, client: MagdaClient | None = None
+) -> PollResult:
+    """Ask MAGDA now for the status of these eBox dispatches and record what is new (as the
+    periodic poll does); `errors` lists the requests that failed."""
+    result = PollResult()
+    with session_scope() as session:
+        rows = session.execute(
+            select(Dispatch.id, Dispatch.external_message_id).where(
+                Dispatch.id.in_(list(dispatch_ids)),
+                Dispatch.channel == Channel.EBOX,
+                Dispatch.external_message_id.is_not(None),
+            )
+        ).all()
+    if rows:
+        _poll_ebox(
+            [(r.id, str(r.external_message_id)) for r in rows], client or magda_client(), result
+        )
+    return result
+
+
 def poll_statuses(*, client: MagdaClient | None = None, limit: int | None = None) -> PollResult:
     """Ask the status of every open dispatch and record what is new (the periodic job)."""
     result = PollResult()
@@ -1096,29 +1237,11 @@ def poll_statuses(*, client: MagdaClient | None = None, limit: int | None = None
     if not rows:
         return result
     client = client or magda_client()
-    ebox = [(r.id, r.external_message_id) for r in rows if r.channel is Channel.EBOX]
+    ebox = [(r.id, str(r.external_message_id)) for r in rows if r.channel is Channel.EBOX]
     paper = [(r.id, r.external_message_id) for r in rows if r.channel is Channel.PAPER]
     registered = [(r.id, r.external_message_id) for r in rows if r.channel is Channel.REGISTERED]
 
-    for start in range(0, len(ebox), POLL_BATCH):
-        chunk = ebox[start : start + POLL_BATCH]
-        try:
-            statuses = {s.message_id: s for s in client.message_statuses([m for _, m in chunk])}
-        except MagdaError as error:
-            result.errors.append(error.reason)
-            continue
-        with session_scope() as session:
-            for dispatch_id, message_id in chunk:
-                result.asked += 1
-                status = statuses.get(str(message_id))
-                dispatch = session.get(Dispatch, dispatch_id, with_for_update=True)
-                if dispatch is None:
-                    continue
-                dispatch.last_polled_at = utcnow()
-                if status is not None:
-                    result.events += _apply_events(
-                        session, dispatch, status.events, "documentendienst"
-                    )
+    _poll_ebox(ebox, client, result)
 
     for dispatch_id, message_id in paper:
         result.asked += 1
@@ -1189,13 +1312,11 @@ def timeline(
     ).unique()
     entries = []
     for dispatch in rows:
+        channel = CHANNEL_LABELS[dispatch.channel]
+        if dispatch.copy_of_id is not None:
+            channel = f"{channel} (papieren kopie van het eBox-bericht)"
         entries.append(
-            TimelineEntry(
-                dispatch.created_at,
-                "in wachtrij",
-                dispatch.register_number,
-                CHANNEL_LABELS[dispatch.channel],
-            )
+            TimelineEntry(dispatch.created_at, "in wachtrij", dispatch.register_number, channel)
         )
         for event in dispatch.events:
             entries.append(
@@ -1203,7 +1324,7 @@ def timeline(
                     event.occurred_at,
                     EVENT_LABELS.get(event.kind, event.kind),
                     dispatch.register_number,
-                    CHANNEL_LABELS[dispatch.channel],
+                    channel,
                 )
             )
     return sorted(entries, key=lambda e: e.occurred_at)

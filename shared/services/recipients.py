@@ -43,7 +43,7 @@ from shared.models.audit import RegisterConsultation
 from shared.models.documents import DocumentStatus
 from shared.models.people import EboxStatus, Recipient, RecipientKind, StaffRole
 from shared.protection import mask_ssin, normalise_ssin, seal, ssin_digest, unseal
-from shared.services import audit
+from shared.services import audit, document_types
 from shared.services.access import StaffContext, document_for_staff
 
 T = TypeVar("T")
@@ -92,9 +92,13 @@ class Requester:
     label: str
 
 
-def legal_basis() -> str:
-    """The configured legal basis; Forbidden (nothing asked) when there is none."""
-    basis = get_settings().magda_legal_basis.strip()
+def legal_basis(
+    session: Session, organisation_id: uuid.UUID, document_type: str | None = None
+) -> str:
+    """The legal basis for a look-up: the organisation's for the document type it is about
+    (`document_types.legal_basis`), else the installation's; Forbidden (nothing asked) when
+    there is none."""
+    basis = document_types.legal_basis(session, organisation_id, document_type)
     if not basis:
         raise Forbidden(
             gettext(
@@ -197,11 +201,12 @@ def look_up_citizen(
     *,
     purpose: str,
     client: MagdaClient | None = None,
+    document_type: str | None = None,
 ) -> Lookup:
     """Name, official address and eBox consent of a citizen; the recipient is created or
     brought up to date. Two consultations are logged (person, eBox consent)."""
     ssin = normalise_ssin(number)
-    basis = legal_basis()
+    basis = legal_basis(session, requester.organisation_id, document_type)
     purpose = _purpose(purpose)
     client = client or magda_client()
     masked = mask_ssin(ssin)
@@ -282,10 +287,11 @@ def look_up_enterprise(
     *,
     purpose: str,
     client: MagdaClient | None = None,
+    document_type: str | None = None,
 ) -> Lookup:
     """eBox preferences, name and address of an enterprise by KBO number (logged)."""
     kbo = normalise_enterprise_number(number)
-    basis = legal_basis()
+    basis = legal_basis(session, requester.organisation_id, document_type)
     purpose = _purpose(purpose)
     client = client or magda_client()
     try:
@@ -339,12 +345,13 @@ def refresh_ebox_consent(
     *,
     purpose: str,
     client: MagdaClient | None = None,
+    document_type: str | None = None,
 ) -> EboxStatus:
     """Ask MAGDA again whether this citizen activated the eBox (logged); keep the answer.
     MagdaError propagates (the caller decides whether to retry)."""
     if recipient.kind is not RecipientKind.CITIZEN or not recipient.ssin_sealed:
         return recipient.ebox_status
-    basis = legal_basis()
+    basis = legal_basis(session, requester.organisation_id, document_type)
     ssin = unseal(recipient.ssin_sealed)
     client = client or magda_client()
     consent = consult(
@@ -467,6 +474,7 @@ def check_returned_address(
         Requester(context.organisation_id, context.user_id, context.name),
         unseal(recipient.ssin_sealed),
         purpose=f"Adres controleren na een teruggekeerde brief (‘{document.title}’)",
+        document_type=document.document_type,
     )
     if found.problem is not None:
         return AddressCheck(False, found.problem, found.warnings)

@@ -37,6 +37,7 @@ import csv
 import io
 import re
 import uuid
+from collections import Counter
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
@@ -49,6 +50,7 @@ from sqlalchemy import (
     and_,
     case,
     cast,
+    delete,
     func,
     or_,
     select,
@@ -65,8 +67,10 @@ from shared.models.audit import RegisterConsultation
 from shared.models.dispatch import Channel, Dispatch, DispatchStatus
 from shared.models.documents import Document
 from shared.models.people import StaffRole
+from shared.models.register_totals import RegisterDailyTotal, add_counts, register_day
 from shared.pdf.register import RegisterPdf, RegisterPdfRow, render_register_pdf
 from shared.protection import mask_ssin, unseal
+from shared.services import document_types
 from shared.services.access import StaffContext
 from shared.services.recipients import export_consultations_csv
 from shared.timeutil import BRUSSELS, today
@@ -107,14 +111,8 @@ STATUS_TONES: dict[DispatchStatus, str] = {
     DispatchStatus.RETURNED: "warning",
     DispatchStatus.FAILED: "danger",
 }
-DOCUMENT_TYPE_NAMES: dict[str, str] = {
-    "college_decision": N_("Beslissing van het college"),
-    "vast_bureau_decision": N_("Beslissing van het vast bureau"),
-    "tax_assessment": N_("Belastingaanslag"),
-    "gas_fine": N_("GAS-boete"),
-    "dispute_answer": N_("Beslissing over een bezwaar"),
-    "reminder": N_("Herinnering"),
-}
+DOCUMENT_TYPE_NAMES: dict[str, str] = document_types.names()
+"""The catalogue's document types (`shared.services.document_types`)."""
 DELIVERED = (DispatchStatus.DELIVERED, DispatchStatus.READ)
 """A dispatch in one of these reached the recipient (eBox, or the letter was delivered)."""
 
@@ -131,8 +129,7 @@ def status_name(status: DispatchStatus) -> str:
 
 
 def document_type_name(document_type: str) -> str:
-    known = DOCUMENT_TYPE_NAMES.get(document_type)
-    return gettext(known) if known else document_type
+    return document_types.name(document_type)
 
 
 # -- filters ------------------------------------------------------------------------------------
@@ -317,6 +314,8 @@ class RegisterRow:
     document_type: str
     delivered_at: datetime | None
     failure_reason: str | None
+    copy_of_id: uuid.UUID | None = None
+    """Set for a paper copy of an unread eBox message."""
 
     @property
     def register_number(self) -> str:
@@ -351,6 +350,7 @@ _COLUMNS = (
     Document.document_type,
     Dispatch.delivered_at,
     Dispatch.failure_reason,
+    Dispatch.copy_of_id,
 )
 
 
@@ -552,59 +552,181 @@ def _bucket_label(start: date, per_week: bool) -> str:
     return format_date(start, "MMM yyyy")
 
 
-def overview(session: Session, context: StaffContext, wanted: RegisterFilter) -> Overview:
-    """Totals per channel over the filtered register, and volume and delivery per week or
-    month over the filter's period (or the last twelve months when it has none)."""
-    context.require(*REGISTER_ROLES)
+_Counts = dict[Channel, tuple[int, int]]
+"""channel → (count, delivered)."""
+
+
+def _from_dispatches(
+    session: Session, context: StaffContext, wanted: RegisterFilter, edges: list[date]
+) -> tuple[_Counts, dict[int, _Counts]]:
+    """Totals and per-bucket counts by counting the dispatches (for a search)."""
     delivered = func.sum(case((Dispatch.status.in_(DELIVERED), 1), else_=0))
 
-    def base(selection: RegisterFilter, *columns: Any) -> Select[*tuple[Any, ...]]:
-        return select(*columns).where(*_conditions(context, selection))
+    def base(*columns: Any) -> Select[*tuple[Any, ...]]:
+        return select(*columns).where(*_conditions(context, wanted))
 
-    totals_found = {
+    totals = {
         Channel(channel): (int(count), int(done or 0))
         for channel, count, done in session.execute(
-            base(wanted, Dispatch.channel, func.count(), delivered).group_by(Dispatch.channel)
+            base(Dispatch.channel, func.count(), delivered).group_by(Dispatch.channel)
         ).all()
     }
-    totals = [
-        ChannelTotal(channel, *totals_found.get(channel, (0, 0)))
-        for channel in Channel
-        if channel in totals_found or wanted.channel in (None, channel)
-    ]
+    when = func.coalesce(Dispatch.submitted_at, Dispatch.created_at)
+    bucket = case(
+        *((when < _start_of(edge), index) for index, edge in enumerate(edges[1:])), else_=-1
+    )
+    buckets: dict[int, _Counts] = {}
+    chart = replace(wanted, date_from=edges[0], date_to=edges[-1] - timedelta(days=1))
+    for index, channel, count, done in session.execute(
+        select(bucket.label("bucket"), Dispatch.channel, func.count(), delivered)
+        .where(*_conditions(context, chart))
+        .group_by("bucket", Dispatch.channel)
+    ).all():
+        buckets.setdefault(int(index), {})[Channel(channel)] = (int(count), int(done or 0))
+    return totals, buckets
 
+
+def _from_daily_totals(
+    session: Session, context: StaffContext, wanted: RegisterFilter, edges: list[date]
+) -> tuple[_Counts, dict[int, _Counts]]:
+    """Totals and per-bucket counts from the daily totals (`RegisterDailyTotal`), which hold
+    the same numbers as a count of the dispatches, in a few thousand rows a year."""
+    total = RegisterDailyTotal
+    delivered = func.sum(
+        case((total.status.in_([s.value for s in DELIVERED]), total.count), else_=0)
+    )
+
+    def conditions(first: date | None, last: date | None) -> list[ColumnElement[bool]]:
+        found: list[ColumnElement[bool]] = [total.organisation_id == context.organisation_id]
+        if first is not None:
+            found.append(total.day >= first)
+        if last is not None:
+            found.append(total.day <= last)
+        if wanted.channel is not None:
+            found.append(total.channel == wanted.channel.value)
+        if wanted.status is not None:
+            found.append(total.status == wanted.status.value)
+        if wanted.document_type is not None:
+            found.append(total.document_type == wanted.document_type)
+        return found
+
+    totals = {
+        Channel(channel): (int(count or 0), int(done or 0))
+        for channel, count, done in session.execute(
+            select(total.channel, func.sum(total.count), delivered)
+            .where(*conditions(wanted.date_from, wanted.date_to))
+            .group_by(total.channel)
+        ).all()
+        if count
+    }
+    bucket = case(*((total.day < edge, index) for index, edge in enumerate(edges[1:])), else_=-1)
+    buckets: dict[int, _Counts] = {}
+    for index, channel, count, done in session.execute(
+        select(bucket.label("bucket"), total.channel, func.sum(total.count), delivered)
+        .where(*conditions(edges[0], edges[-1] - timedelta(days=1)))
+        .group_by("bucket", total.channel)
+    ).all():
+        if count:
+            buckets.setdefault(int(index), {})[Channel(channel)] = (int(count), int(done or 0))
+    return totals, buckets
+
+
+def overview(session: Session, context: StaffContext, wanted: RegisterFilter) -> Overview:
+    """Totals per channel over the filtered register, and volume and delivery per week or
+    month over the filter's period (or the last twelve months when it has none).
+
+    Read from the daily totals (`RegisterDailyTotal`, kept exact with every change of a
+    dispatch) unless the filter searches, which only the dispatches themselves can answer."""
+    context.require(*REGISTER_ROLES)
     chart_to = wanted.date_to or today()
     twelve_months_back = _next_month(_month_start(chart_to))
     twelve_months_back = twelve_months_back.replace(year=twelve_months_back.year - 1)
     chart_from = wanted.date_from or twelve_months_back
     per_week = (chart_to - chart_from).days < WEEKS_UP_TO_DAYS
     starts = _buckets(chart_from, chart_to, per_week)
-    edges = [_start_of(s) for s in starts]
-    end = _start_of(chart_to + timedelta(days=1))
-    when = func.coalesce(Dispatch.submitted_at, Dispatch.created_at)
-    bucket = case(*((when < edge, index) for index, edge in enumerate([*edges[1:], end])), else_=-1)
-    chart_filter = replace(wanted, date_from=max(starts[0], chart_from), date_to=chart_to)
-    by_bucket: dict[int, tuple[dict[Channel, int], int]] = {}
-    for index, channel, count, done in session.execute(
-        base(
-            chart_filter, bucket.label("bucket"), Dispatch.channel, func.count(), delivered
-        ).group_by("bucket", Dispatch.channel)
-    ).all():
-        counts, delivered_so_far = by_bucket.setdefault(int(index), ({}, 0))
-        counts[Channel(channel)] = int(count)
-        by_bucket[int(index)] = (counts, delivered_so_far + int(done or 0))
+    first = max(starts[0], chart_from)
+    edges = [first, *starts[1:], chart_to + timedelta(days=1)]
+    """Bucket i covers the days edges[i] ≤ day < edges[i + 1]."""
+    source = _from_dispatches if wanted.search else _from_daily_totals
+    totals_found, by_bucket = source(session, context, wanted, edges)
+    totals = [
+        ChannelTotal(channel, *totals_found.get(channel, (0, 0)))
+        for channel in Channel
+        if channel in totals_found or wanted.channel in (None, channel)
+    ]
     buckets = []
     for index, start in enumerate(starts):
-        counts, done = by_bucket.get(index, ({}, 0))
+        counts = by_bucket.get(index, {})
         buckets.append(
             Bucket(
                 start=start,
                 label=_bucket_label(start, per_week),
-                counts={channel: counts.get(channel, 0) for channel in Channel},
-                delivered=done,
+                counts={channel: counts.get(channel, (0, 0))[0] for channel in Channel},
+                delivered=sum(done for _count, done in counts.values()),
             )
         )
-    return Overview(totals, buckets, per_week, max(starts[0], chart_from), chart_to)
+    return Overview(totals, buckets, per_week, first, chart_to)
+
+
+def rebuild_daily_totals(session: Session, organisation_id: uuid.UUID | None = None) -> int:
+    """Count the register again from the dispatches and replace the daily totals with the
+    count (of one organisation, or all), in the caller's transaction: after a bulk load that
+    bypassed the unit of work, or to repair. Returns the number of dispatches counted."""
+    rows = recount_daily_totals(session, organisation_id)
+    wipe = delete(RegisterDailyTotal)
+    if organisation_id is not None:
+        wipe = wipe.where(RegisterDailyTotal.organisation_id == organisation_id)
+    session.execute(wipe)
+    add_counts(session, rows)
+    return sum(rows.values())
+
+
+def recount_daily_totals(
+    session: Session, organisation_id: uuid.UUID | None = None
+) -> Counter[tuple[uuid.UUID, date, str, str, str]]:
+    """The daily totals as a count of the numbered dispatches would give them."""
+    query = (
+        select(
+            Dispatch.organisation_id,
+            Dispatch.submitted_at,
+            Dispatch.created_at,
+            Dispatch.channel,
+            Dispatch.status,
+            Document.document_type,
+        )
+        .join(Document, Document.id == Dispatch.document_id)
+        .where(Dispatch.register_year.is_not(None))
+        .execution_options(yield_per=20_000)
+    )
+    if organisation_id is not None:
+        query = query.where(Dispatch.organisation_id == organisation_id)
+    found: Counter[tuple[uuid.UUID, date, str, str, str]] = Counter()
+    for org, submitted_at, created_at, channel, status, document_type in session.execute(query):
+        found[
+            (
+                org,
+                register_day(submitted_at, created_at),
+                channel.value,
+                status.value,
+                document_type,
+            )
+        ] += 1
+    return found
+
+
+def daily_totals(
+    session: Session, organisation_id: uuid.UUID | None = None
+) -> Counter[tuple[uuid.UUID, date, str, str, str]]:
+    """The daily totals as stored (rows with a count of zero left out)."""
+    query = select(RegisterDailyTotal).where(RegisterDailyTotal.count != 0)
+    if organisation_id is not None:
+        query = query.where(RegisterDailyTotal.organisation_id == organisation_id)
+    return Counter(
+        {
+            (r.organisation_id, r.day, r.channel, r.status, r.document_type): r.count
+            for r in session.scalars(query)
+        }
+    )
 
 
 # -- exports ------------------------------------------------------------------------------------

@@ -56,7 +56,7 @@ from shared.models.documents import (
 from shared.models.people import Recipient, RecipientKind, StaffRole
 from shared.pdf.checks import PdfCheckResult
 from shared.protection import normalise_ssin, seal, ssin_digest
-from shared.services import audit
+from shared.services import audit, document_types
 from shared.services.access import StaffContext
 from shared.services.intake import check_upload, is_fatal, record_check
 from shared.storage import get_storage
@@ -74,16 +74,8 @@ BODY_LABELS: dict[GoverningBody, str] = {
     GoverningBody.BIJZONDER_COMITE: N_("bijzonder comité voor de sociale dienst"),
 }
 
-DOCUMENT_TYPES: dict[str, str] = {
-    "college_decision": N_("Beslissing van het college"),
-    "vast_bureau_decision": N_("Beslissing van het vast bureau"),
-    "tax_assessment": N_("Aanslag in een gemeentebelasting"),
-    "gas_fine": N_("Administratieve geldboete (GAS)"),
-    "dispute_answer": N_("Beslissing over een bezwaar"),
-    "reminder": N_("Herinnering"),
-    "letter": N_("Andere brief"),
-}
-"""Document types the intake accepts (screening has a default rule for all but 'letter')."""
+DOCUMENT_TYPES: dict[str, str] = document_types.names()
+"""Document types the intake accepts: the catalogue's (`shared.services.document_types`)."""
 
 DEFAULT_DOCUMENT_TYPE: dict[GoverningBody, str] = {
     GoverningBody.COLLEGE: "college_decision",
@@ -107,8 +99,7 @@ RECIPIENT_KIND_LABELS: dict[RecipientKind, str] = {
 
 def document_type_label(key: str) -> str:
     """The Dutch (or translated) name of a document type; the key itself when unknown."""
-    label = DOCUMENT_TYPES.get(key)
-    return _(label) if label else key
+    return document_types.name(key)
 
 
 def dispute_right_label(right: DisputeRight) -> str | None:

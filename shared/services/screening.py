@@ -1,10 +1,11 @@
 """Screening: does an outgoing document need signatures, by whom and in which order?
 
-Each document type has a default rule (`SCREENING_RULES`); the secretariat may override it
-for one document with a reason, which the audit trail keeps together with the default it
-replaced. Screening first runs the intake checks on the PDF (a signed PDF cannot be fixed),
-then moves the document draft → screened → awaiting_signature (creating one signature
-request per signer, in order) or → ready when no signature is needed.
+Each document type has a default rule (`SCREENING_RULES`, from the catalogue of document
+types); the secretariat may override it for one document with a reason, which the audit
+trail keeps together with the default it replaced. Screening first runs the intake checks
+on the PDF (a signed PDF cannot be fixed), then moves the document draft → screened →
+awaiting_signature (creating one signature request per signer, in order) or → ready when
+no signature is needed.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from shared.models.documents import Document, DocumentStatus
 from shared.models.people import SIGNER_FUNCTION_LABELS, SignerFunction
 from shared.models.signing import SignatureRequest
 from shared.pdf.checks import PdfCheckResult
-from shared.services import audit, notifications, transitions
+from shared.services import audit, document_types, notifications, transitions
 from shared.services.intake import PdfCheckFailed, check_document
 
 DIRECTOR, MAYOR = SignerFunction.ALGEMEEN_DIRECTEUR, SignerFunction.BURGEMEESTER
@@ -34,34 +35,11 @@ class ScreeningRule:
 
 
 SCREENING_RULES: dict[str, ScreeningRule] = {
-    "college_decision": ScreeningRule(
-        (DIRECTOR, MAYOR),
-        "Beslissing van het college van burgemeester en schepenen: ondertekend door de"
-        " algemeen directeur en daarna de burgemeester.",
-    ),
-    "vast_bureau_decision": ScreeningRule(
-        (DIRECTOR, MAYOR),
-        "Beslissing van het vast bureau: ondertekend door de algemeen directeur en daarna de"
-        " voorzitter van het vast bureau (de burgemeester).",
-    ),
-    "tax_assessment": ScreeningRule(
-        (DIRECTOR, MAYOR),
-        "Aanslag in een gemeentebelasting: ondertekend door de algemeen directeur en daarna de"
-        " burgemeester.",
-    ),
-    "gas_fine": ScreeningRule(
-        (DIRECTOR, MAYOR),
-        "Beslissing over een administratieve geldboete: ondertekend door de algemeen directeur"
-        " en daarna de burgemeester.",
-    ),
-    "dispute_answer": ScreeningRule(
-        (DIRECTOR, MAYOR),
-        "Beslissing over een bezwaar: ondertekend door de algemeen directeur en daarna de"
-        " burgemeester.",
-    ),
-    "reminder": ScreeningRule((), "Herinnering: geen beslissing, dus geen handtekening nodig."),
+    key: ScreeningRule(kind.signers, kind.screening_reason)
+    for key, kind in document_types.CATALOGUE.items()
+    if kind.signers is not None
 }
-"""Default screening per document type."""
+"""Default screening per document type (from the catalogue, `shared.services.document_types`)."""
 
 
 @dataclass(frozen=True)

@@ -98,6 +98,11 @@ def _text(action: str, data: dict[str, Any], status_after: str | None) -> tuple[
                 % {"capacity": data.get("capacity", ""), "reason": data.get("reason", "")},
                 "warning",
             )
+        case "document.paper_copy_queued":
+            return (
+                _("Ook op papier verstuurd: %(reason)s") % {"reason": data.get("reason", "")},
+                "warning",
+            )
         case "signature_request.cancelled":
             return _("Handtekening niet meer gevraagd"), "neutral"
     if action.startswith("document.") and status_after:

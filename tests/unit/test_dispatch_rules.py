@@ -10,7 +10,9 @@ from stdnum.be import vat
 from shared.errors import InvalidInput
 from shared.integrations.magda import testdata
 from shared.models import Channel, EboxStatus, RecipientKind
-from shared.services.dispatch import PAPER_RULES, choose_channel, format_register_number
+from shared.models import PaperDelivery
+from shared.services import document_types
+from shared.services.dispatch import choose_channel, format_register_number
 from shared.services.recipients import normalise_enterprise_number
 
 
@@ -72,7 +74,39 @@ def test_an_address_only_recipient_gets_paper() -> None:
 
 
 def test_acknowledgement_of_receipt_follows_the_rule() -> None:
-    assert all(rule.registered for rule in PAPER_RULES.values())
+    """The catalogue's registered types go registered without acknowledgement by default; an
+    organisation's policy decides otherwise, with its own reason."""
+    registered = [
+        key
+        for key, kind in document_types.CATALOGUE.items()
+        if kind.paper is not PaperDelivery.NORMAL
+    ]
+    assert sorted(registered) == ["dispute_answer", "gas_fine"]
+    for key in registered:
+        choice = choose_channel(RecipientKind.POSTAL, EboxStatus.UNKNOWN, key)
+        assert (choice.channel, choice.with_acknowledgement) == (Channel.REGISTERED, False)
+    policy = document_types.Policy(
+        "college_decision",
+        PaperDelivery.REGISTERED_WITH_ACKNOWLEDGEMENT,
+        None,
+        None,
+        customised=True,
+    )
+    choice = choose_channel(
+        RecipientKind.CITIZEN, EboxStatus.NOT_ACTIVATED, "college_decision", policy=policy
+    )
+    assert choice.channel is Channel.REGISTERED
+    assert choice.with_acknowledgement
+    assert choice.reason == (
+        "De burger heeft de eBox niet geactiveerd. Aangetekende zending met ontvangstbewijs:"
+        " zo ingesteld door het bestuur voor dit soort stuk."
+    )
+    normal = document_types.Policy("gas_fine", PaperDelivery.NORMAL, None, None, customised=True)
+    choice = choose_channel(RecipientKind.POSTAL, EboxStatus.UNKNOWN, "gas_fine", policy=normal)
+    assert (choice.channel, choice.reason) == (
+        Channel.PAPER,
+        "Alleen een postadres is gekend. Gewone post.",
+    )
 
 
 @pytest.mark.parametrize(

@@ -212,8 +212,13 @@ def test_the_api_schema_round_trips() -> None:
 def test_the_api_knows_the_same_document_types_as_the_intake() -> None:
     from typing import get_args
 
+    from shared.services import document_types
+    from shared.services.register import DOCUMENT_TYPE_NAMES
     from shared.services.registration import DOCUMENT_TYPES
     from shared.services.screening import SCREENING_RULES
 
-    assert set(get_args(submissions.DocumentType)) == set(DOCUMENT_TYPES)
-    assert set(SCREENING_RULES) <= set(DOCUMENT_TYPES)
+    catalogue = list(document_types.CATALOGUE)
+    assert list(get_args(submissions.DocumentType)) == catalogue
+    assert list(DOCUMENT_TYPES) == catalogue
+    assert list(DOCUMENT_TYPE_NAMES) == catalogue
+    assert set(SCREENING_RULES) == set(catalogue) - {"letter"}
