@@ -45,6 +45,7 @@ the dashboard; Beheer has its own sub-navigation (BEHEER_MENU)."""
 BEHEER_MENU = (
     MenuItem(N_("Medewerkers"), "/beheer/medewerkers", frozenset({StaffRole.BEHEERDER})),
     MenuItem(N_("API-sleutels"), "/beheer/api-sleutels", frozenset({StaffRole.BEHEERDER})),
+    MenuItem(N_("Soorten stukken"), "/beheer/soorten-stukken", frozenset({StaffRole.BEHEERDER})),
     MenuItem(N_("Raadplegingen"), "/register/raadplegingen", frozenset({StaffRole.BEHEERDER})),
 )
 """Labels are Dutch msgids, translated when the menu is shown."""

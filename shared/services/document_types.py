@@ -333,7 +333,8 @@ def _check(values: PolicyInput) -> tuple[PaperDelivery, int | None, str | None]:
     return paper, days, basis or None
 
 
-def _known(document_type: str) -> None:
+def require_known(document_type: str) -> None:
+    """NotFound (Dutch) for a type the catalogue does not know."""
     if document_type not in CATALOGUE:
         raise NotFound(_("Dit soort stuk bestaat niet."))
 
@@ -344,7 +345,7 @@ def update_policy(
     """Save the organisation's policy for one type (audited, with before and after).
     FieldErrors (Dutch, per field) and nothing saved when the input is wrong."""
     context.require(*POLICY_ROLES)
-    _known(document_type)
+    require_known(document_type)
     paper, days, basis = _check(values)
     row = session.scalars(
         select(DocumentTypePolicy)
@@ -381,7 +382,7 @@ def update_policy(
 def reset_policy(session: Session, context: StaffContext, document_type: str) -> Policy:
     """Back to the catalogue's defaults (audited)."""
     context.require(*POLICY_ROLES)
-    _known(document_type)
+    require_known(document_type)
     row = session.scalars(
         select(DocumentTypePolicy)
         .where(

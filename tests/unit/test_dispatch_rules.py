@@ -9,8 +9,7 @@ from stdnum.be import vat
 
 from shared.errors import InvalidInput
 from shared.integrations.magda import testdata
-from shared.models import Channel, EboxStatus, RecipientKind
-from shared.models import PaperDelivery
+from shared.models import Channel, EboxStatus, PaperDelivery, RecipientKind
 from shared.services import document_types
 from shared.services.dispatch import choose_channel, format_register_number
 from shared.services.recipients import normalise_enterprise_number

@@ -13,7 +13,8 @@ It speaks the protocol `client.MagdaClient` speaks, from the test data of `testd
 - `POST /api/v1/messages/statuses` (at most 500 ids), `GET /api/v1/messages/{id}`,
   `.../bpost-status` and `.../bpost-attestation` (PDF): statuses move forward one step every
   `step_seconds` (0 in tests: at once). eBox: submitted, delivered to the eBox, read. Paper:
-  submitted, printed, posted, delivered, or returned for an undeliverable address;
+  submitted, printed, posted, delivered, or returned for an undeliverable address; the eBox
+  messages of a recipient told to `leave_unread` stay delivered, never read;
 - `GET /ebox` and `/ebox/{person}`: each test citizen's eBox as a page, with the portal link of
   every message; `GET /post`: the paper letters;
 - failure injection, from tests through the `MagdaSandbox` object or over HTTP at `/_sandbox`:
@@ -165,6 +166,8 @@ class _Message:
     attachments: list[dict[str, Any]]
     undeliverable: bool
     barcode: str | None
+    unread: bool = False
+    """The recipient never opens it (eBox: delivered, not read)."""
 
     @property
     def channel(self) -> str:
@@ -181,7 +184,7 @@ class _Message:
 
     def steps(self) -> tuple[tuple[str, int], ...]:
         if self.channel == "EBOX":
-            return _EBOX_STEPS
+            return _EBOX_STEPS[:-1] if self.unread else _EBOX_STEPS
         return _RETURNED_STEPS if self.undeliverable else _PAPER_STEPS
 
     def events(self, now: float, step_seconds: float) -> list[dict[str, Any]]:
@@ -240,6 +243,7 @@ class MagdaSandbox:
         self.token_requests = 0
         self.refused = 0
         self.calls: dict[str, int] = dict.fromkeys(ENDPOINTS, 0)
+        self.unread_recipients: set[str] = set()
 
     # -- control (tests, /_sandbox) --------------------------------------------------------
 
@@ -256,8 +260,15 @@ class MagdaSandbox:
             self._down_until = time.monotonic() + seconds
             self._down_mode = mode
 
+    def leave_unread(self, number: str) -> None:
+        """eBox messages sent from now on to this national register or enterprise number are
+        delivered but never read."""
+        with self._lock:
+            self.unread_recipients.add(number)
+
     def reset(self) -> None:
         with self._lock:
+            self.unread_recipients.clear()
             self._failures.clear()
             self._down_until = 0.0
             self.messages.clear()
@@ -500,6 +511,11 @@ class MagdaSandbox:
             data=data,
             attachments=[{k: v for k, v in a.items() if k != "pdf"} for a in attachments],
             undeliverable=undeliverable,
+            unread=data["channel"] == "EBOX"
+            and bool(
+                {data["recipient"].get("ssin"), data["recipient"].get("enterpriseNumber")}
+                & self.unread_recipients
+            ),
             barcode=(
                 f"JJBE{secrets.randbelow(10**12):012d}"
                 if data["channel"] == "PAPER" and data.get("deliveryMethod") == "registered"
@@ -907,6 +923,12 @@ def _build_router(sandbox: MagdaSandbox, path: str) -> Router:
         sandbox.step_seconds = float(data.get("stepSeconds", 0))
         return {"ok": True}
 
+    @post("/_sandbox/unread", status_code=200)
+    async def unread(request: Request[Any, Any, Any]) -> dict[str, Any]:
+        data = await request.json()
+        sandbox.leave_unread(str(data.get("recipient", "")))
+        return {"ok": True}
+
     @post("/_sandbox/reset", status_code=200, sync_to_thread=False)
     def reset() -> dict[str, Any]:
         sandbox.reset()
@@ -932,6 +954,7 @@ def _build_router(sandbox: MagdaSandbox, path: str) -> Router:
             fail,
             down,
             speed,
+            unread,
             reset,
         ],
     )
