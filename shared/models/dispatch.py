@@ -97,8 +97,15 @@ class Dispatch(IdMixin, TimestampMixin, Base):
     )
     states: ClassVar[StateMachine[DispatchStatus]] = DISPATCH_STATES
 
-    organisation_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("organisation.id"), index=True)
-    document_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("document.id"), index=True)
+    organisation_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("organisation.id"), index=True, active_history=True
+    )
+    document_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("document.id"), index=True, active_history=True
+    )
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, active_history=True)
+    """(As `TimestampMixin`'s; the old value of the columns the register's daily totals count
+    by is always loaded before a change: `active_history`, see `register_totals`.)"""
     attempt: Mapped[int] = mapped_column(default=1, server_default="1")
     """1 for a document's first dispatch, 2 for the next (after a failure or a return), ...
     Unique per document: two clicks that race both ask for the same attempt, one loses."""

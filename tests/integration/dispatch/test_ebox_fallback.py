@@ -252,6 +252,10 @@ def test_an_unread_message_goes_on_paper_exactly_once(session: Session, magda: M
             (Channel.EBOX, None),
         ]
 
+        # The register's daily totals followed every step exactly.
+        assert register.daily_totals(check) == register.recount_daily_totals(check)
+        assert sum(register.daily_totals(check).values()) == 2
+
     # Again, and again later: nothing more.
     _days_pass(document_id, DAYS * 3)
     assert ebox_fallback.send_unread_on_paper().queued == []
