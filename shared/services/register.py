@@ -557,7 +557,12 @@ _Counts = dict[Channel, tuple[int, int]]
 
 
 def _from_dispatches(
-    session: Session, context: StaffContext, wanted: RegisterFilter, edges: list[date]
+    session: Session,
+    context: StaffContext,
+    wanted: RegisterFilter,
+    edges: list[date],
+    *,
+    chart: bool = True,
 ) -> tuple[_Counts, dict[int, _Counts]]:
     """Totals and per-bucket counts by counting the dispatches (for a search)."""
     delivered = func.sum(case((Dispatch.status.in_(DELIVERED), 1), else_=0))
@@ -571,15 +576,17 @@ def _from_dispatches(
             base(Dispatch.channel, func.count(), delivered).group_by(Dispatch.channel)
         ).all()
     }
+    buckets: dict[int, _Counts] = {}
+    if not chart:
+        return totals, buckets
     when = func.coalesce(Dispatch.submitted_at, Dispatch.created_at)
     bucket = case(
         *((when < _start_of(edge), index) for index, edge in enumerate(edges[1:])), else_=-1
     )
-    buckets: dict[int, _Counts] = {}
-    chart = replace(wanted, date_from=edges[0], date_to=edges[-1] - timedelta(days=1))
+    charted = replace(wanted, date_from=edges[0], date_to=edges[-1] - timedelta(days=1))
     for index, channel, count, done in session.execute(
         select(bucket.label("bucket"), Dispatch.channel, func.count(), delivered)
-        .where(*_conditions(context, chart))
+        .where(*_conditions(context, charted))
         .group_by("bucket", Dispatch.channel)
     ).all():
         buckets.setdefault(int(index), {})[Channel(channel)] = (int(count), int(done or 0))
@@ -587,7 +594,12 @@ def _from_dispatches(
 
 
 def _from_daily_totals(
-    session: Session, context: StaffContext, wanted: RegisterFilter, edges: list[date]
+    session: Session,
+    context: StaffContext,
+    wanted: RegisterFilter,
+    edges: list[date],
+    *,
+    chart: bool = True,
 ) -> tuple[_Counts, dict[int, _Counts]]:
     """Totals and per-bucket counts from the daily totals (`RegisterDailyTotal`), which hold
     the same numbers as a count of the dispatches, in a few thousand rows a year."""
@@ -619,8 +631,10 @@ def _from_daily_totals(
         ).all()
         if count
     }
-    bucket = case(*((total.day < edge, index) for index, edge in enumerate(edges[1:])), else_=-1)
     buckets: dict[int, _Counts] = {}
+    if not chart:
+        return totals, buckets
+    bucket = case(*((total.day < edge, index) for index, edge in enumerate(edges[1:])), else_=-1)
     for index, channel, count, done in session.execute(
         select(bucket.label("bucket"), total.channel, func.sum(total.count), delivered)
         .where(*conditions(edges[0], edges[-1] - timedelta(days=1)))
@@ -629,6 +643,22 @@ def _from_daily_totals(
         if count:
             buckets.setdefault(int(index), {})[Channel(channel)] = (int(count), int(done or 0))
     return totals, buckets
+
+
+def _channel_totals(found: _Counts, wanted: RegisterFilter) -> list[ChannelTotal]:
+    return [
+        ChannelTotal(channel, *found.get(channel, (0, 0)))
+        for channel in Channel
+        if channel in found or wanted.channel in (None, channel)
+    ]
+
+
+def totals(session: Session, context: StaffContext, wanted: RegisterFilter) -> list[ChannelTotal]:
+    """Only the totals per channel of `overview()` (no chart)."""
+    context.require(*REGISTER_ROLES)
+    source = _from_dispatches if wanted.search else _from_daily_totals
+    found, _ = source(session, context, wanted, [], chart=False)
+    return _channel_totals(found, wanted)
 
 
 def overview(session: Session, context: StaffContext, wanted: RegisterFilter) -> Overview:
@@ -649,11 +679,7 @@ def overview(session: Session, context: StaffContext, wanted: RegisterFilter) ->
     """Bucket i covers the days edges[i] ≤ day < edges[i + 1]."""
     source = _from_dispatches if wanted.search else _from_daily_totals
     totals_found, by_bucket = source(session, context, wanted, edges)
-    totals = [
-        ChannelTotal(channel, *totals_found.get(channel, (0, 0)))
-        for channel in Channel
-        if channel in totals_found or wanted.channel in (None, channel)
-    ]
+    totals = _channel_totals(totals_found, wanted)
     buckets = []
     for index, start in enumerate(starts):
         counts = by_bucket.get(index, {})

@@ -256,6 +256,8 @@ def test_the_overview_from_the_totals_equals_the_count_of_the_dispatches(
     assert [(t.channel, t.count, t.delivered) for t in full.totals] == [
         (t.channel, t.count, t.delivered) for t in searched.totals
     ]
+    assert register.totals(session, context, wanted) == full.totals
+    assert register.totals(session, context, replace(wanted, search="Besluit")) == searched.totals
     assert [(b.counts, b.delivered) for b in full.buckets] == [
         (b.counts, b.delivered) for b in searched.buckets
     ]
