@@ -16,6 +16,10 @@ summed per row and in a fixed order, as `count = count + n` upserts. Writing the
 the row locks short (they are held only while the commit runs), and the fixed order means
 two transactions never wait for each other in a circle. A rollback writes nothing.
 
+The document type is read from the document when the notes are written; it is fixed when
+a document is registered (nothing changes it afterwards, and nothing may once the document
+has a numbered dispatch without counting its dispatches again).
+
 Writes that bypass the unit of work — bulk `insert(Dispatch)` with a list, `update(Dispatch)`
 statements on these columns, raw SQL — are not seen: the code that does so (test data, the
 register bench) calls `shared.services.register.rebuild_daily_totals()` afterwards, which
