@@ -34,7 +34,7 @@ from shared.models import (
     StaffRole,
 )
 from shared.protection import seal, ssin_digest
-from shared.services import audit
+from shared.services import audit, register
 from shared.services import dispatch as dispatching
 from shared.storage import get_storage
 from shared.timeutil import today
@@ -166,6 +166,9 @@ def test_killed_workers_neither_lose_nor_double_a_letter(session: Session, magda
             select(Document.status).where(Document.organisation_id == org.id)
         ).all()
         assert set(documents) == {DocumentStatus.DISPATCHED}
+        # Killed mid-transaction or not, the register's daily totals count what committed.
+        assert register.daily_totals(check) == register.recount_daily_totals(check)
+        assert sum(register.daily_totals(check, org.id).values()) == COUNT
         jobs = dict(
             check.execute(select(Job.status, func.count()).group_by(Job.status)).all()  # type: ignore[arg-type]
         )
