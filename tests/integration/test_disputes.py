@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 import io
+import socket
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from fpdf import FPDF
 from PIL import Image
-from pypdf import PdfWriter
+from pypdf import PdfReader, PdfWriter
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from shared.config import get_settings
 from shared.errors import FieldErrors, InvalidInput
+from shared.integrations.mail.sandbox import MailSink
+from shared.jobs import Worker
 from shared.models import (
     AuditEvent,
     Channel,
@@ -28,11 +32,11 @@ from shared.models import (
     Organisation,
     Recipient,
 )
-from shared.services import attachments, audit, disputes
+from shared.services import attachments, audit, dispute_receipts, disputes
 from shared.services.attachments import Upload
 from shared.services.disputes import DisputeInput, file_dispute
 from shared.storage import get_storage
-from shared.timeutil import today
+from shared.timeutil import BRUSSELS, today
 from tests import factories
 
 STAFF = audit.Actor.system("front office test")
@@ -460,3 +464,80 @@ def test_size_and_count_limits(monkeypatch: pytest.MonkeyPatch) -> None:
         attachments.check_uploads([Upload(f"{i}.pdf", small) for i in range(3)])
     assert "ten hoogste 2" in caught.value.errors["bijlagen"]
     assert len(attachments.check_uploads([Upload("a.pdf", small), Upload("", b"")])) == 1
+
+
+# -- the receipt ---------------------------------------------------------------------------------
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture
+def sink(monkeypatch: pytest.MonkeyPatch) -> Iterator[MailSink]:
+    port = _free_port()
+    monkeypatch.setenv("ZEGEL_SMTP_HOST", "127.0.0.1")
+    monkeypatch.setenv("ZEGEL_SMTP_PORT", str(port))
+    monkeypatch.setenv("ZEGEL_SMTP_TIMEOUT_SECONDS", "3")
+    monkeypatch.setenv("ZEGEL_PORTAL_BASE_URL", "https://mijn.testdorp.example")
+    get_settings.cache_clear()
+    with MailSink("127.0.0.1", port) as running:
+        yield running
+    monkeypatch.undo()
+    get_settings.cache_clear()
+
+
+def test_the_receipt_pdf_says_number_moment_grounds_and_files(session: Session) -> None:
+    org = factories.organisation(session)
+    document = sent_document(session, org)
+    dispute = citizen_files(
+        session,
+        document,
+        grounds="Ik woon er sinds 2019 zelf; zie bijlage.",
+        hearing_requested=True,
+        uploads=[Upload("bewijs.pdf", pdf_bytes())],
+    ).dispute
+    content = dispute_receipts.receipt_pdf(session, dispute)
+    assert content.startswith(b"%PDF-")
+    text = "".join(page.extract_text() for page in PdfReader(io.BytesIO(content)).pages)
+    assert "Ontvangstbewijs van uw bezwaar" in text
+    assert dispute.number in text
+    assert dispute.received_at.astimezone(BRUSSELS).strftime("%H:%M") in text
+    assert "Ik woon er sinds 2019 zelf" in text
+    assert "bewijs.pdf" in text
+    assert dispute.attachments[0].sha256 in text
+    assert "Belastingen" in text
+    assert dispute_receipts.file_name(dispute) == f"ontvangstbewijs-{dispute.number}.pdf"
+
+
+def test_the_receipt_goes_by_e_mail_with_the_pdf_as_a_durable_job(
+    session: Session, sink: MailSink
+) -> None:
+    org = factories.organisation(session, "Gemeente Zegelbeek")
+    document = sent_document(session, org)
+    dispute = citizen_files(session, document, contact_email="jan@example.org").dispute
+    number, token = dispute.number, document.public_token
+    session.commit()
+
+    assert Worker("mailer").run_pending() == 1
+    [mail] = sink.messages
+    assert mail.recipients == ["jan@example.org"]
+    assert mail.subject == f"Ontvangstbewijs van uw bezwaar {number}"
+    assert "Gemeente Zegelbeek ontving op" in mail.text()
+    assert f"https://mijn.testdorp.example/d/{token}" in mail.text()
+    [attachment] = list(mail.message.iter_attachments())
+    assert attachment.get_content_type() == "application/pdf"
+    assert attachment.get_filename() == f"ontvangstbewijs-{number}.pdf"
+    assert attachment.get_content().startswith(b"%PDF-")
+    assert Worker("mailer").run_pending() == 0  # done once
+    session.expire_all()
+    sent = session.scalars(select(AuditEvent).where(AuditEvent.action == "mail.sent")).one()
+    assert sent.object_id == str(dispute.id)
+
+
+def test_without_an_e_mail_address_no_mail_is_queued(session: Session) -> None:
+    org = factories.organisation(session)
+    citizen_files(session, sent_document(session, org))
+    assert session.scalars(select(Job)).all() == []
