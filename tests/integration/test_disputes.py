@@ -541,3 +541,13 @@ def test_without_an_e_mail_address_no_mail_is_queued(session: Session) -> None:
     org = factories.organisation(session)
     citizen_files(session, sent_document(session, org))
     assert session.scalars(select(Job)).all() == []
+
+
+def test_the_receipt_pdf_is_the_same_bytes_every_time(session: Session) -> None:
+    import time
+
+    org = factories.organisation(session)
+    dispute = citizen_files(session, sent_document(session, org)).dispute
+    first = dispute_receipts.receipt_pdf(session, dispute)
+    time.sleep(1.1)  # a creation date taken from the clock would differ now
+    assert dispute_receipts.receipt_pdf(session, dispute) == first
