@@ -16,6 +16,7 @@ from shared.models.disputes import (
     DisputeChannel,
     DisputeCounter,
     DisputeOutcome,
+    DisputeRuleSet,
     DisputeStatus,
 )
 from shared.models.documents import (
@@ -91,6 +92,7 @@ __all__ = [
     "DisputeCounter",
     "DisputeOutcome",
     "DisputeRight",
+    "DisputeRuleSet",
     "DisputeStatus",
     "Document",
     "DocumentStatus",
