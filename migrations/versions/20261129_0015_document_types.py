@@ -8,7 +8,7 @@
   `shared.models.register_totals` with every change of a dispatch).
 
 Revision ID: 0015_document_types
-Revises: 0012_register_indexes
+Revises: 0014_disputes
 Create Date: 2026-11-29 14:14:31.739988
 """
 
@@ -22,7 +22,7 @@ from alembic import op
 
 
 revision: str = '0015_document_types'
-down_revision: str | None = '0012_register_indexes'
+down_revision: str | None = '0014_disputes'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

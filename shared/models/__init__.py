@@ -14,7 +14,9 @@ from shared.models.disputes import (
     Dispute,
     DisputeAttachment,
     DisputeChannel,
+    DisputeCounter,
     DisputeOutcome,
+    DisputeRuleSet,
     DisputeStatus,
 )
 from shared.models.document_types import DocumentTypePolicy, PaperDelivery
@@ -89,8 +91,10 @@ __all__ = [
     "Dispute",
     "DisputeAttachment",
     "DisputeChannel",
+    "DisputeCounter",
     "DisputeOutcome",
     "DisputeRight",
+    "DisputeRuleSet",
     "DisputeStatus",
     "Document",
     "DocumentStatus",
