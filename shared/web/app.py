@@ -107,6 +107,7 @@ def create_app(
     app_title = title or f"Zegel — {name}"
     environment = build_environment(
         template_dir,
+        auto_reload=not settings.is_production,
         globals={
             "app_name": name,
             "app_title": app_title,
