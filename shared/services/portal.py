@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 from sqlalchemy import Executable, bindparam, select
-from sqlalchemy.orm import Session, contains_eager
+from sqlalchemy.orm import Session, contains_eager, defer, load_only
 
 from shared.db import utcnow
 from shared.errors import NotFound, TooManyAttempts
@@ -151,7 +151,14 @@ def _page_statements() -> tuple[Executable, Executable, Executable]:
         .outerjoin(Decision, Decision.id == Document.decision_id)
         .outerjoin(PaymentRequest, PaymentRequest.document_id == Document.id)
         .outerjoin(Dispute, Dispute.id == latest_dispute)
-        .options(contains_eager(Document.organisation), contains_eager(Document.decision))
+        .options(
+            contains_eager(Document.organisation),
+            contains_eager(Document.decision).load_only(Decision.body, Decision.session_date),
+            # what the page does not show is loaded only if something asks for it
+            defer(Document.intake_check),
+            defer(Document.screening_reason),
+            load_only(Dispute.status, Dispute.number, Dispute.received_at),
+        )
         .where(
             Document.public_token == bindparam("token"),
             Recipient.ssin_digest == bindparam("ssin_digest"),
