@@ -55,15 +55,13 @@ def document(
     """The document page: the busiest of the portal, so the login check (the same as
     `citizen_guard("view")`) runs here, in this handler's thread and transaction."""
     citizen = citizen_in_handler(request, db_session, "view")
+    view = portal.citizen_document(db_session, _digest(citizen), token, client=_client(request))
+    # The page only reads (and may touch the login session): end the transaction here, in
+    # this worker thread, so that answering needs no second thread to commit it.
+    db_session.commit()
     return Template(
         template_name="document.html",
-        context={
-            "view": portal.citizen_document(
-                db_session, _digest(citizen), token, client=_client(request)
-            ),
-            "citizen_name": citizen.display_name,
-            "thanked": bedankt,
-        },
+        context={"view": view, "citizen_name": citizen.display_name, "thanked": bedankt},
     )
 
 
