@@ -6,12 +6,14 @@ Fills the configured PostgreSQL database (give it an empty one) with N documents
 (default 100,000) of one organisation, each addressed to its own citizen and sent, with a
 payment request for every second one; logs one of those citizens in and serves:
 - Zegel: the portal app (`portal.app:create_app`), the real `/d/<token>` page of that citizen's
-  document: session lookup, guard, document and follow-up queries, signatures, timeline, the
-  full template, security headers;
+  document: session lookup and login check, the client's guessing lock-out, document and
+  follow-up queries, signatures, timeline, the full template, security headers;
 - bare: a Litestar app with one Jinja2 template of the same size and no database.
-Each runs in its own uvicorn process; 50 concurrent clients (`--clients`) send requests for
-`--seconds` each. Prints requests per second and p95 latency for both; the last line is
-`ratio: X.XX` (Zegel's requests per second / bare's).
+Both are served by `--workers` uvicorn processes (default: one per CPU) on one listening socket
+and loaded by the same client: `--clients` keep-alive connections (default 50, spread over
+`--client-processes`) sending requests for `--seconds` each. Prints requests per second and
+p95 latency for both; the last line is `ratio: X.XX` (Zegel's requests per second / bare's).
+`--keep` reuses the documents of an earlier fill (a new login session each run).
 """
 
 from __future__ import annotations
@@ -203,6 +205,10 @@ BARE_TEMPLATE = """<!doctype html><html lang="nl"><head><meta charset="utf-8">
 {% for paragraph in paragraphs %}<p>{{ paragraph }}</p>{% endfor %}</main></body></html>"""
 
 
+PARAGRAPHS = 130
+"""About as many bytes as Zegel's document page (some 5.5 to 6 kB)."""
+
+
 def _bare_app() -> object:
     from jinja2 import Environment
     from litestar import Litestar, get
@@ -214,7 +220,7 @@ def _bare_app() -> object:
         html = template.render(
             title="Belasting op tweede verblijven",
             rows=[("Van", "Gemeente Benchdorp"), ("Te betalen", "€ 125,50"), ("Token", token)],
-            paragraphs=["Een brief van Gemeente Benchdorp."] * 40,
+            paragraphs=["Een brief van Gemeente Benchdorp."] * PARAGRAPHS,
         )
         return Response(html, media_type="text/html")
 
