@@ -96,6 +96,10 @@ class Settings(BaseSettings):
     citizen_level_dispute: str = "substantial"
     """Minimum authentication level per action: low, substantial or high."""
     session_idle_minutes: int = Field(default=30, ge=1)
+    portal_retention_years: int = Field(default=5, ge=1, le=100)
+    """How long after sending a citizen can open a document in the portal (its link, its
+    paper access code, Mijn documenten); after that the link and code are refused like
+    unknown ones. A withdrawn document is refused at once."""
     session_absolute_hours: int = Field(default=10, ge=1)
 
     # Documents and signing

@@ -164,7 +164,14 @@ def format_date(value: date | datetime | None, format: str = "long") -> str:
         if value.tzinfo is None:
             raise ValueError("naive datetime given; Zegel uses timezone-aware datetimes")
         value = value.astimezone(TIMEZONE).date()
-    return _babel_format_date(value, format=format, locale=_babel_locale())
+    return _day(value, format, _babel_locale())
+
+
+@functools.lru_cache(maxsize=8192)
+def _day(value: date, format: str, locale: str) -> str:
+    # Babel builds the pattern anew on every call (about 0.1 ms): pages show the same few
+    # days and amounts over and over, so each is formatted once per language.
+    return _babel_format_date(value, format=format, locale=locale)
 
 
 def format_datetime(value: datetime | None, format: str = "d MMMM yyyy, HH:mm") -> str:
@@ -195,7 +202,12 @@ def format_money(cents: int | None, currency: str = "EUR") -> str:
         return ""
     if isinstance(cents, bool) or not isinstance(cents, int):
         raise TypeError("amounts are integer cents")
-    return format_currency(Decimal(cents).scaleb(-2), currency, locale=_babel_locale())
+    return _amount(cents, currency, _babel_locale())
+
+
+@functools.lru_cache(maxsize=8192)
+def _amount(cents: int, currency: str, locale: str) -> str:
+    return format_currency(Decimal(cents).scaleb(-2), currency, locale=locale)
 
 
 def install_jinja_i18n(environment: Environment) -> None:

@@ -13,7 +13,7 @@ from shared.services import experience as experience_service
 from shared.services import portal, portal_disputes
 from shared.web import NO_STORE
 from shared.web.params import Citizen, DbSession, Form, FromPath, FromQuery, form_value
-from shared.web.sessions import citizen_guard, citizen_session
+from shared.web.sessions import citizen_guard, citizen_in_handler, citizen_session
 
 CITIZEN = {"citizen": Provide(citizen_session)}
 
@@ -41,26 +41,30 @@ def my_documents(db_session: DbSession, citizen: Citizen) -> Template:
     )
 
 
-@get(
-    "/d/{token:str}",
-    name="document",
-    guards=[citizen_guard("view")],
-    dependencies=CITIZEN,
-    sync_to_thread=True,
-    cache_control=NO_STORE,
-)
+def _client(request: Request[Any, Any, Any]) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+@get("/d/{token:str}", name="document", sync_to_thread=True, cache_control=NO_STORE)
 def document(
+    request: Request[Any, Any, Any],
     db_session: DbSession,
-    citizen: Citizen,
     token: FromPath[str],
     bedankt: FromQuery[bool] = False,
 ) -> Template:
-    view = portal.citizen_document(db_session, _digest(citizen), token)
+    """The document page: the busiest of the portal, so the login check (the same as
+    `citizen_guard("view")`) runs here, in this handler's thread and transaction."""
+    citizen = citizen_in_handler(request, db_session, "view")
+    view = portal.citizen_document(db_session, _digest(citizen), token, client=_client(request))
+    dispute_panel = portal_disputes.panel(db_session, view.document)
+    # The page only reads (and may touch the login session): end the transaction here, in
+    # this worker thread, so that answering needs no second thread to commit it.
+    db_session.commit()
     return Template(
         template_name="document.html",
         context={
             "view": view,
-            "dispute_panel": portal_disputes.panel(db_session, view.document),
+            "dispute_panel": dispute_panel,
             "citizen_name": citizen.display_name,
             "thanked": bedankt,
         },
@@ -76,13 +80,16 @@ def document(
     cache_control=NO_STORE,
 )
 def document_pdf(
+    request: Request[Any, Any, Any],
     db_session: DbSession,
     citizen: Citizen,
     token: FromPath[str],
     download: FromQuery[bool] = False,
 ) -> Response[bytes]:
     """The signed PDF: shown in the browser, or saved with `?download=true`."""
-    content, name = portal.document_pdf(db_session, _digest(citizen), token)
+    content, name = portal.document_pdf(
+        db_session, _digest(citizen), token, client=_client(request)
+    )
     disposition = "attachment" if download else "inline"
     return Response(
         content,
@@ -111,7 +118,7 @@ def experience(
     it is about (and that it is really this citizen's)."""
     token = form_value(data, "document")
     organisation_id = portal.citizen_document(
-        db_session, _digest(citizen), token
+        db_session, _digest(citizen), token, client=_client(request)
     ).document.organisation_id
     experience_service.rate(
         db_session,

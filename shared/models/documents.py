@@ -170,6 +170,9 @@ class Document(IdMixin, TimestampMixin, Base):
     """Short code printed on paper letters."""
     legal_sending_date: Mapped[date | None]
     sent_at: Mapped[datetime | None]
+    withdrawn_at: Mapped[datetime | None]
+    """When the organisation withdrew the document after sending it: from then on its link,
+    its access code and its page no longer open for the citizen."""
     created_by_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("staff_user.id"), index=True)
     """The staff member who registered the document: its owner, to whom it returns when a
     signer declines. None when it came in through the API or an import (then the

@@ -6,10 +6,13 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, or_, select
 from sqlalchemy.orm import Session, joinedload
 
+from shared.config import get_settings
+from shared.db import utcnow
 from shared.errors import Forbidden, NotFound
 from shared.models.documents import Document, DocumentStatus
 from shared.models.people import STAFF_ROLE_LABELS, Organisation, StaffRole, StaffRoleAssignment
@@ -22,7 +25,32 @@ VISIBLE_TO_CITIZENS = (
     DocumentStatus.DELIVERED,
     DocumentStatus.RETURNED,
 )
-"""A citizen sees a document once it has been sent to them, never before."""
+"""A citizen sees a document once it has been sent to them, never before (and never again once
+it is withdrawn)."""
+
+
+def retention_cutoff(now: datetime | None = None) -> datetime:
+    """Documents sent before this moment are past their retention in the portal."""
+    now = now or utcnow()
+    years = get_settings().portal_retention_years
+    try:
+        return now.replace(year=now.year - years)
+    except ValueError:  # 29 February, and the year `years` back is no leap year
+        return now.replace(year=now.year - years, day=28)
+
+
+def open_to_citizens(
+    now: datetime | None = None, *, cutoff: ColumnElement[datetime] | None = None
+) -> list[ColumnElement[bool]]:
+    """The conditions under which a document's link, code and page still open: sent (and not
+    withdrawn), and within the retention of the installation (`cutoff`, a bound parameter, in
+    statements built once; else from `now`)."""
+    limit = cutoff if cutoff is not None else retention_cutoff(now)
+    return [
+        Document.status.in_(VISIBLE_TO_CITIZENS),
+        Document.withdrawn_at.is_(None),
+        or_(Document.sent_at.is_(None), Document.sent_at >= limit),
+    ]
 
 
 @dataclass(frozen=True)
@@ -92,6 +120,11 @@ def document_for_staff(session: Session, context: StaffContext, document_id: uui
     return document
 
 
+NOT_YOURS = "Dit document bestaat niet of is niet aan u gericht."
+"""The one answer for a document that does not exist, is another citizen's, was withdrawn or
+is past its retention: none of these may be told apart."""
+
+
 def document_for_citizen(session: Session, ssin_digest: str, public_token: str) -> Document:
     from shared.models.people import Recipient
 
@@ -102,11 +135,11 @@ def document_for_citizen(session: Session, ssin_digest: str, public_token: str) 
         .where(
             Document.public_token == public_token,
             Recipient.ssin_digest == ssin_digest,
-            Document.status.in_(VISIBLE_TO_CITIZENS),
+            *open_to_citizens(),
         )
     ).one_or_none()
     if document is None:
-        raise NotFound("Dit document bestaat niet of is niet aan u gericht.")
+        raise NotFound(NOT_YOURS)
     return document
 
 
@@ -120,7 +153,7 @@ def documents_for_citizen(session: Session, ssin_digest: str) -> list[Document]:
             .options(joinedload(Document.organisation))
             .where(
                 Recipient.ssin_digest == ssin_digest,
-                Document.status.in_(VISIBLE_TO_CITIZENS),
+                *open_to_citizens(),
             )
             .order_by(Document.created_at.desc())
         ).all()

@@ -6,7 +6,8 @@ dashes do not matter, and O/I/L read as 0/1/1.
 
 Guessing is stopped per client: after `MAX_FAILURES` wrong codes within `WINDOW` the client is
 locked out for `LOCKOUT`, during which even a right code is refused. The client is kept as a
-keyed digest of its address, never the address itself.
+keyed digest of its address, never the address itself. The same mechanism, with its own count
+(`TOKEN_SCOPE`), stops guessing the tokens of portal links (/d/<token>): `token_failed`.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import hmac
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import NoReturn
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -29,13 +31,16 @@ from shared.logging import get_logger
 from shared.models.documents import Document
 from shared.models.payments import PaymentRequest
 from shared.models.sessions import AccessCodeAttempt
-from shared.services.access import VISIBLE_TO_CITIZENS
+from shared.services.access import NOT_YOURS, open_to_citizens
 
 ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 LENGTH = 12
 MAX_FAILURES = 5
 WINDOW = timedelta(minutes=15)
 LOCKOUT = timedelta(minutes=15)
+CODE_SCOPE = "access-code-client"
+TOKEN_SCOPE = "portal-token-client"  # noqa: S105 - a label, not a secret
+"""Wrong access codes and wrong link tokens are counted apart, each per client."""
 
 log = get_logger("zegel.security")
 
@@ -59,11 +64,9 @@ def normalise(typed: str) -> str | None:
     return cleaned
 
 
-def client_digest(client_address: str) -> str:
+def client_digest(client_address: str, scope: str = CODE_SCOPE) -> str:
     key = get_settings().secret_key.get_secret_value().encode()
-    return hmac.new(
-        key, b"access-code-client:" + client_address.encode(), hashlib.sha256
-    ).hexdigest()
+    return hmac.new(key, f"{scope}:{client_address}".encode(), hashlib.sha256).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -86,33 +89,26 @@ def open_with_code(client_address: str, typed: str, *, now: datetime | None = No
     with session_scope() as session:
         attempt = _attempt(session, client_digest(client_address), now)
         if attempt.locked_until is not None and attempt.locked_until > now:
-            raise TooManyAttempts(_locked_message())
+            raise TooManyAttempts(locked_message())
         code = normalise(typed)
         document = None
         if code is not None:
             document = session.scalars(
                 select(Document)
                 .options(joinedload(Document.organisation))
-                .where(Document.access_code == code, Document.status.in_(VISIBLE_TO_CITIZENS))
+                .where(Document.access_code == code, *open_to_citizens(now))
             ).one_or_none()
         if document is None:
-            if now - attempt.window_started_at > WINDOW:
-                attempt.window_started_at, attempt.failures = now, 0
-            attempt.failures += 1
-            if attempt.failures >= MAX_FAILURES:
-                attempt.locked_until = now + LOCKOUT
-                log.warning(
-                    "access code guessing: client locked out",
-                    extra={"client": attempt.client_digest[:12]},
-                )
-                failure = TooManyAttempts(_locked_message())
-            else:
-                failure = NotFound(
+            failure = _count_failure(
+                attempt,
+                now,
+                NotFound(
                     _(
                         "Deze code kennen we niet. Controleer de code op uw brief en probeer"
                         " opnieuw."
                     )
-                )
+                ),
+            )
         payment = None
         if document is not None:
             payment = session.scalars(
@@ -124,11 +120,48 @@ def open_with_code(client_address: str, typed: str, *, now: datetime | None = No
     return CodeSummary(document, payment)
 
 
-def _locked_message() -> str:
+def token_failed(client_address: str, *, now: datetime | None = None) -> NoReturn:
+    """Count a portal link whose token opened nothing for this client, in a transaction of its
+    own (the request that carried it fails). Always raises: NotFound, the same answer as for
+    any unknown document, or TooManyAttempts once the client is locked out."""
+    now = now or utcnow()
+    with session_scope() as session:
+        attempt = _attempt(session, client_digest(client_address, TOKEN_SCOPE), now)
+        if attempt.locked_until is not None and attempt.locked_until > now:
+            failure: DomainError = TooManyAttempts(locked_message(TOKEN_SCOPE))
+        else:
+            failure = _count_failure(attempt, now, NotFound(NOT_YOURS), TOKEN_SCOPE)
+    raise failure  # after the commit: the failed try stays counted
+
+
+def _count_failure(
+    attempt: AccessCodeAttempt, now: datetime, not_found: NotFound, scope: str = CODE_SCOPE
+) -> DomainError:
+    """Count one wrong try; the error to answer it with (TooManyAttempts at the limit)."""
+    if now - attempt.window_started_at > WINDOW:
+        attempt.window_started_at, attempt.failures = now, 0
+    attempt.failures += 1
+    if attempt.failures >= MAX_FAILURES:
+        attempt.locked_until = now + LOCKOUT
+        log.warning(
+            "guessing: client locked out",
+            extra={"client": attempt.client_digest[:12], "scope": scope},
+        )
+        return TooManyAttempts(locked_message(scope))
+    return not_found
+
+
+def locked_message(scope: str = CODE_SCOPE) -> str:
+    minutes = int(LOCKOUT.total_seconds() // 60)
+    if scope == TOKEN_SCOPE:
+        return _(
+            "U opende te vaak een link naar een document dat we niet kennen. Probeer het over"
+            " %(minutes)d minuten opnieuw."
+        ) % {"minutes": minutes}
     return _(
         "U hebt te vaak een verkeerde code ingegeven. Probeer het over %(minutes)d minuten"
         " opnieuw, of meld u aan met eID of itsme."
-    ) % {"minutes": int(LOCKOUT.total_seconds() // 60)}
+    ) % {"minutes": minutes}
 
 
 def _attempt(session: Session, digest: str, now: datetime) -> AccessCodeAttempt:

@@ -8,13 +8,14 @@ from dataclasses import dataclass
 from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session, joinedload
 
-from shared.errors import NotFound
+from shared.db import utcnow
+from shared.errors import IllegalTransition, InvalidInput, NotFound
 from shared.i18n import gettext
 from shared.models.dispatch import Dispatch, DispatchStatus
 from shared.models.documents import Document, DocumentStatus
 from shared.models.people import StaffRole, StaffRoleAssignment
 from shared.models.signing import SignatureRequest, SignatureStatus
-from shared.services import dispatch
+from shared.services import audit, dispatch
 from shared.services.access import StaffContext, document_for_staff
 from shared.services.timeline import TimelineEntry, document_timeline
 
@@ -162,3 +163,39 @@ def awaiting_my_signature(session: Session, context: StaffContext) -> list[Signa
             .order_by(Document.created_at)
         ).all()
     )
+
+
+WITHDRAWABLE = (DocumentStatus.DISPATCHED, DocumentStatus.DELIVERED, DocumentStatus.RETURNED)
+
+
+def withdraw(
+    session: Session, context: StaffContext, document_id: uuid.UUID, reason: str
+) -> Document:
+    """Withdraw a sent document (sent in error, to the wrong person, replaced): from now on
+    its portal link, its paper access code and its page no longer open for the citizen, who
+    sees the same page as for an unknown link. The letter itself is not recalled."""
+    context.require(StaffRole.SECRETARIAAT, StaffRole.BEHEERDER)
+    document = document_for_staff(session, context, document_id)
+    reason = reason.strip()
+    if not reason:
+        raise InvalidInput(gettext("Geef een reden op waarom u het document intrekt."))
+    if document.withdrawn_at is not None:
+        raise IllegalTransition(gettext("Dit document is al ingetrokken."))
+    if document.status not in WITHDRAWABLE:
+        raise IllegalTransition(
+            gettext(
+                "Alleen een verstuurd document kan worden ingetrokken; dit is nog niet verstuurd."
+            )
+        )
+    document.withdrawn_at = utcnow()
+    audit.record(
+        session,
+        actor=context.actor,
+        organisation_id=document.organisation_id,
+        action="document.withdrawn",
+        object_type="document",
+        object_id=document.id,
+        data={"reason": reason},
+    )
+    session.flush()
+    return document

@@ -7,13 +7,16 @@ same answer (`access.document_for_citizen`).
 
 from __future__ import annotations
 
+import functools
 import uuid
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy import Executable, bindparam, select
+from sqlalchemy.orm import Session, contains_eager, defer, load_only
 
+from shared.db import utcnow
+from shared.errors import NotFound, TooManyAttempts
 from shared.i18n import N_
 from shared.i18n import gettext as _
 from shared.models.audit import AuditEvent
@@ -120,11 +123,109 @@ def my_documents(session: Session, ssin_digest: str) -> list[ListedDocument]:
     return [ListedDocument(d, badge(d, payments.get(d.id), disputes.get(d.id))) for d in documents]
 
 
-def citizen_document(session: Session, ssin_digest: str, token: str) -> CitizenDocument:
-    """The document page. Raises NotFound (the same for "not yours") otherwise."""
-    document = access.document_for_citizen(session, ssin_digest, token)
-    payments, disputes = _follow_up(session, [document])
-    payment, dispute = payments.get(document.id), disputes.get(document.id)
+@functools.cache
+def _page_statements() -> tuple[Executable, Executable, Executable]:
+    """The page's statements, built once with bound parameters: building a statement and its
+    cache key costs more than running it on the database."""
+    from shared.models.documents import Decision
+    from shared.models.people import Organisation, Recipient, StaffUser
+    from shared.models.sessions import AccessCodeAttempt
+
+    latest_dispute = (
+        select(Dispute.id)
+        .where(Dispute.document_id == Document.id)
+        .order_by(Dispute.received_at.desc())
+        .limit(1)
+        .correlate(Document)
+        .scalar_subquery()
+    )
+    locked_until = (
+        select(AccessCodeAttempt.locked_until)
+        .where(AccessCodeAttempt.client_digest == bindparam("client_digest"))
+        .scalar_subquery()
+    )
+    document = (
+        select(Document, PaymentRequest, Dispute, locked_until)
+        .join(Recipient, Recipient.id == Document.recipient_id)
+        .join(Organisation, Organisation.id == Document.organisation_id)
+        .outerjoin(Decision, Decision.id == Document.decision_id)
+        .outerjoin(PaymentRequest, PaymentRequest.document_id == Document.id)
+        .outerjoin(Dispute, Dispute.id == latest_dispute)
+        .options(
+            contains_eager(Document.organisation),
+            contains_eager(Document.decision).load_only(Decision.body, Decision.session_date),
+            # what the page does not show is loaded only if something asks for it
+            defer(Document.intake_check),
+            defer(Document.screening_reason),
+            load_only(Dispute.status, Dispute.number, Dispute.received_at),
+        )
+        .where(
+            Document.public_token == bindparam("token"),
+            Recipient.ssin_digest == bindparam("ssin_digest"),
+            *access.open_to_citizens(cutoff=bindparam("cutoff")),
+        )
+    )
+    signatures = (
+        select(
+            SignatureRequest.capacity,
+            StaffUser.name,
+            SignatureRequest.signed_at,
+            SignatureRequest.validation,
+        )
+        .outerjoin(StaffUser, StaffUser.id == SignatureRequest.signer_id)
+        .where(
+            SignatureRequest.document_id == bindparam("document_id"),
+            SignatureRequest.status == SignatureStatus.SIGNED,
+        )
+        .order_by(SignatureRequest.signing_round, SignatureRequest.position)
+    )
+    events = (
+        select(AuditEvent.occurred_at, AuditEvent.action)
+        .where(
+            AuditEvent.organisation_id == bindparam("organisation_id"),
+            AuditEvent.object_id.in_(bindparam("related", expanding=True)),
+            AuditEvent.action.in_(list(_CITIZEN_EVENTS)),
+        )
+        .order_by(AuditEvent.sequence)
+    )
+    return document, signatures, events
+
+
+def citizen_document(
+    session: Session, ssin_digest: str, token: str, *, client: str | None = None
+) -> CitizenDocument:
+    """The document page. Raises NotFound (the same for "not yours", withdrawn and past its
+    retention) otherwise.
+
+    With `client` (the requester's address) wrong tokens are counted per client, like wrong
+    access codes (`access_codes.token_failed`), and a client locked out for guessing gets
+    TooManyAttempts, even for a right token.
+
+    One query loads the document with its organisation, decision, payment request, latest
+    dispute and the client's lock-out: this page is the portal's busiest."""
+    from shared.services import access_codes
+
+    now = utcnow()
+    client_digest = access_codes.client_digest(client, access_codes.TOKEN_SCOPE) if client else ""
+    row = session.execute(
+        _page_statements()[0],
+        {
+            "token": token,
+            "ssin_digest": ssin_digest,
+            "cutoff": access.retention_cutoff(now),
+            "client_digest": client_digest,
+        },
+    ).one_or_none()
+    if row is None:
+        if client:
+            # The try is counted in a transaction of its own, which must not wait for this
+            # one (SQLite has one writer): end it first, keeping what it did (a session touch).
+            session.commit()
+            access_codes.token_failed(client, now=now)  # raises TooManyAttempts or NotFound
+        raise NotFound(access.NOT_YOURS)
+    document, payment, dispute, locked = row
+    if client and locked is not None and locked > now:
+        raise TooManyAttempts(access_codes.locked_message(access_codes.TOKEN_SCOPE))
     return CitizenDocument(
         document=document,
         badge=badge(document, payment, dispute),
@@ -135,34 +236,28 @@ def citizen_document(session: Session, ssin_digest: str, token: str) -> CitizenD
     )
 
 
-def document_pdf(session: Session, ssin_digest: str, token: str) -> tuple[bytes, str]:
-    """The signed PDF as it was sent, and a file name for it."""
-    document = access.document_for_citizen(session, ssin_digest, token)
+def document_pdf(
+    session: Session, ssin_digest: str, token: str, *, client: str | None = None
+) -> tuple[bytes, str]:
+    """The signed PDF as it was sent, and a file name for it. `client` as in
+    `citizen_document`."""
+    document = citizen_document(session, ssin_digest, token, client=client).document
     name = document.file_name if document.file_name.lower().endswith(".pdf") else "document.pdf"
     return get_storage().get(document.current_sha256), name
 
 
 def _signatures(session: Session, document: Document) -> list[SignatureLine]:
-    requests = session.scalars(
-        select(SignatureRequest)
-        .options(joinedload(SignatureRequest.signer))
-        .where(
-            SignatureRequest.document_id == document.id,
-            SignatureRequest.status == SignatureStatus.SIGNED,
-        )
-        .order_by(SignatureRequest.signing_round, SignatureRequest.position)
-    ).all()
+    rows = session.execute(_page_statements()[1], {"document_id": document.id}).all()
     lines = []
-    for request in requests:
-        check = request.validation
+    for capacity, signer_name, signed_at, check in rows:
         valid = None
         if check is not None and check.get("document_sha256") == document.current_sha256:
             valid = bool(check.get("valid"))
         lines.append(
             SignatureLine(
-                capacity=request.capacity or "",
-                signer_name=request.signer.name if request.signer is not None else "",
-                signed_at=request.signed_at,
+                capacity=capacity or "",
+                signer_name=signer_name or "",
+                signed_at=signed_at,
                 valid=valid,
             )
         )
@@ -191,16 +286,10 @@ def _timeline(
     if dispute is not None:  # every dispute of the document, not only the latest
         disputes = select(Dispute.id).where(Dispute.document_id == document.id)
         related += [str(i) for i in session.scalars(disputes)]
-    events = session.scalars(
-        select(AuditEvent)
-        .where(
-            AuditEvent.organisation_id == document.organisation_id,
-            AuditEvent.object_id.in_(related),
-            AuditEvent.action.in_(list(_CITIZEN_EVENTS)),
-        )
-        .order_by(AuditEvent.sequence)
+    events = session.execute(
+        _page_statements()[2], {"organisation_id": document.organisation_id, "related": related}
     ).all()
-    timeline = [CitizenEvent(e.occurred_at, _(_CITIZEN_EVENTS[e.action])) for e in events]
+    timeline = [CitizenEvent(at, _(_CITIZEN_EVENTS[action])) for at, action in events]
     if not timeline and document.sent_at is not None:
         timeline.append(CitizenEvent(document.sent_at, _("Verstuurd")))
     return timeline

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from pathlib import Path
 
+import anyio.to_thread
 from advanced_alchemy.extensions.litestar import SQLAlchemyPlugin, SQLAlchemySyncConfig
+from advanced_alchemy.extensions.litestar._utils import get_aa_scope_state
+from advanced_alchemy.extensions.litestar.plugins.init.config.sync import (
+    autocommit_handler_maker,
+)
 from litestar import Litestar, Router
 from litestar.datastructures import CacheControlHeader
 from litestar.di import Provide
@@ -21,10 +26,12 @@ from litestar.types import (
     LifeSpanReceive,
     LifeSpanScope,
     LifeSpanSend,
+    Message,
     Receive,
     Scope,
     Send,
 )
+from sqlalchemy.orm import Session
 
 from shared.config import Settings, get_settings
 from shared.db import get_engine, get_session_factory
@@ -58,17 +65,36 @@ class ZegelApp(Litestar):
         await super().__call__(scope, receive, send)
 
 
+def _end_session_hook(scope_key: str) -> Callable[[Message, Scope], Awaitable[None]]:
+    """advanced-alchemy's autocommit handler (commit on 2xx and redirects, else roll back; close
+    at the end), as an async hook that takes a worker thread only when the session has a
+    transaction to end. Litestar runs a synchronous hook in a worker thread for every message
+    of every response: two thread hand-offs per request that mostly had nothing to do."""
+    handler = autocommit_handler_maker(commit_on_redirect=True, session_scope_key=scope_key)
+
+    async def hook(message: Message, scope: Scope) -> None:
+        session: Session | None = get_aa_scope_state(scope, scope_key)
+        if session is None:
+            return
+        if session.in_transaction():  # commit or roll back: talks to the database
+            await anyio.to_thread.run_sync(handler, message, scope)
+        else:
+            handler(message, scope)
+
+    return hook
+
+
 def database_plugin() -> SQLAlchemyPlugin:
     """One SQLAlchemy session per request as the `db_session` dependency (sync handlers run in
     the thread pool); committed when the response is 2xx or a redirect, rolled back otherwise."""
-    return SQLAlchemyPlugin(
-        config=SQLAlchemySyncConfig(
-            engine_instance=get_engine(),
-            session_maker=get_session_factory(),
-            before_send_handler="autocommit_include_redirects",
-            session_dependency_key="db_session",
-        )
+    config = SQLAlchemySyncConfig(
+        engine_instance=get_engine(),
+        session_maker=get_session_factory(),
+        session_dependency_key="db_session",
     )
+    # the scope key is made unique per config (several apps in one process): known only now
+    config.before_send_handler = _end_session_hook(config.session_scope_key)
+    return SQLAlchemyPlugin(config=config)
 
 
 def create_app(
@@ -107,6 +133,7 @@ def create_app(
     app_title = title or f"Zegel — {name}"
     environment = build_environment(
         template_dir,
+        auto_reload=not settings.is_production,
         globals={
             "app_name": name,
             "app_title": app_title,

@@ -20,9 +20,14 @@ def static_url(path: str) -> str:
 
 
 def build_environment(
-    template_dir: Path | None, *, globals: dict[str, Any] | None = None
+    template_dir: Path | None,
+    *,
+    globals: dict[str, Any] | None = None,
+    auto_reload: bool = True,
 ) -> Environment:
     """Autoescaping, strict about undefined names, with gettext and the Zegel filters.
+    `auto_reload`: look at each template file's time on every render (a developer edits them;
+    in production they do not change while the app runs).
 
     Templates that use the macros import them with context (they need the request for the
     CSRF token): `{% import "_macros.html" as ui with context %}`.
@@ -36,6 +41,7 @@ def build_environment(
         trim_blocks=True,
         lstrip_blocks=True,
         extensions=["jinja2.ext.i18n"],
+        auto_reload=auto_reload,
     )
     install_jinja_i18n(environment)
     environment.globals["current_request_id"] = current_request_id

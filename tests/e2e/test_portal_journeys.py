@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from shared.integrations.oidc.identities import citizen
 from shared.models import Document, PaymentRequest, PaymentRequestStatus
+from shared.services import access_codes
 from shared.storage import get_storage
 from tests import factories
 from tests.e2e.browser import Console, assert_accessible, screenshot
@@ -185,3 +186,29 @@ def test_a_rating_from_the_document_page_shows_in_the_back_office(
     expect(page.get_by_text("Heel duidelijk, dank u.")).to_be_visible()
     screenshot(page, "backoffice-experience")
     assert_accessible(page)
+
+
+def test_an_unknown_link_and_guessing_links_get_a_clear_page(
+    page: Page, page_console: Console, letter: Document, portal_url: str, sandbox_url: str
+) -> None:
+    page.goto(f"{portal_url}/d/dit-is-geen-link-van-ons")
+    expect(page).to_have_url(re.compile("^" + re.escape(sandbox_url + "/oidc/")))
+    _log_in_as_an(page)
+    expect(page).to_have_url(f"{portal_url}/d/dit-is-geen-link-van-ons")
+    expect(page.get_by_role("main")).to_contain_text(
+        "Dit document bestaat niet of is niet aan u gericht."
+    )
+    _check(page, "document-unknown")
+
+    for attempt in range(access_codes.MAX_FAILURES - 1):  # the first wrong try is counted
+        page.goto(f"{portal_url}/d/gok-{attempt}")
+    expect(page.get_by_role("main")).to_contain_text("te vaak een link")
+    _check(page, "document-too-many-tries")
+    page.goto(f"{portal_url}/d/{letter.public_token}")  # this browser waits, even for its own
+    expect(page.get_by_role("main")).to_contain_text("te vaak een link")
+    # Each refusal is a 404 or 429, which Chromium logs; nothing else may be logged.
+    assert {re.sub(r"\d{3} \([^)]*\)", "N", e) for e in page_console.errors} == {
+        "error: Failed to load resource: the server responded with a status of N"
+    }
+    page_console.errors.clear()
+    page_console.assert_clean()

@@ -13,10 +13,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from portal.app import create_app
+from shared.config import get_settings
 from shared.db import utcnow
-from shared.errors import NotFound, TooManyAttempts
+from shared.errors import Forbidden, IllegalTransition, InvalidInput, NotFound, TooManyAttempts
 from shared.models import (
     AccessCodeAttempt,
+    AuditEvent,
     Dispute,
     DisputeChannel,
     DisputeStatus,
@@ -28,9 +30,12 @@ from shared.models import (
     SignatureRequest,
     SignatureStatus,
     SignerFunction,
+    StaffRole,
 )
 from shared.protection import ssin_digest
-from shared.services import access_codes
+from shared.services import access_codes, documents
+from shared.services import portal as portal_service
+from shared.services.access import StaffContext
 from shared.storage import get_storage
 from shared.web import ZegelApp
 from tests import factories
@@ -335,3 +340,202 @@ def test_the_accessibility_statement_is_linked_from_every_page(
     assert "Vlaamse Ombudsdienst" in statement.text
     for path in ("/", "/code", "/toegankelijkheid"):
         assert 'href="/toegankelijkheid"' in portal.get(path).text
+
+
+# -- "not yours", withdrawn, past retention: one answer ---------------------------------------
+
+
+def _same_page(response_text: str, request_id: str, token: str) -> str:
+    """The page without what differs by construction: the request id and the token asked."""
+    return response_text.replace(request_id, "REQUEST-ID").replace(token, "TOKEN")
+
+
+def _unknown_page(portal: TestClient[ZegelApp]) -> tuple[int, str]:
+    token = "onbestaand-" + uuid.uuid4().hex
+    response = portal.get(f"/d/{token}")
+    return response.status_code, _same_page(response.text, response.headers["x-request-id"], token)
+
+
+def _answer(portal: TestClient[ZegelApp], token: str) -> tuple[int, str]:
+    response = portal.get(f"/d/{token}")
+    return response.status_code, _same_page(response.text, response.headers["x-request-id"], token)
+
+
+def test_not_yours_and_does_not_exist_are_the_same_page(
+    session: Session, portal: TestClient[ZegelApp]
+) -> None:
+    org = factories.organisation(session)
+    bobs = _sent(session, org, BOB, "Brief voor Bob")
+    _login(session, portal)
+    token = bobs.public_token
+    session.commit()
+
+    status, page = _answer(portal, token)
+    assert (status, page) == _unknown_page(portal)
+    assert status == 404
+    assert "bestaat niet of is niet aan u gericht" in page
+
+
+def _staff(session: Session, org: Organisation, *roles: StaffRole) -> StaffContext:
+    clerk = factories.staff_member(session, org, list(roles or (StaffRole.SECRETARIAAT,)))
+    return StaffContext(
+        user_id=clerk.id,
+        name=clerk.name,
+        organisation_id=org.id,
+        organisation_name=org.name,
+        roles=frozenset(roles or (StaffRole.SECRETARIAAT,)),
+        organisations=((org.id, org.name),),
+    )
+
+
+def test_a_document_withdrawn_after_sending_no_longer_opens(
+    session: Session, portal: TestClient[ZegelApp]
+) -> None:
+    org = factories.organisation(session)
+    document = _sent(session, org, ANN, "Aanslag aan de verkeerde persoon")
+    document.access_code = "7KQ2M9XD4TNA"
+    _login(session, portal)
+    token = document.public_token
+    session.commit()
+    assert portal.get(f"/d/{token}").status_code == 200
+
+    documents.withdraw(
+        session, _staff(session, org), document.id, "  Verstuurd aan de verkeerde burger "
+    )
+    session.commit()
+
+    assert _answer(portal, token) == _unknown_page(portal)
+    assert portal.get(f"/d/{token}/pdf").status_code == 404
+    assert "Aanslag aan de verkeerde persoon" not in portal.get("/mijn-documenten").text
+    code = portal.post("/code", data={"_csrf_token": _csrf(portal), "code": "7KQ2-M9XD-4TNA"})
+    assert code.status_code == 404
+    assert "Deze code kennen we niet." in code.text
+    event = session.scalars(
+        select(AuditEvent).where(AuditEvent.action == "document.withdrawn")
+    ).one()
+    assert event.object_id == str(document.id)
+    assert event.data == {"reason": "Verstuurd aan de verkeerde burger"}
+
+
+def test_withdrawing_refuses_bad_input_and_changes_nothing(session: Session) -> None:
+    org = factories.organisation(session)
+    sent = _sent(session, org, ANN, "Besluit")
+    draft = factories.document(session, org, factories.citizen(session, org, ssin=BOB), "Ontwerp")
+    clerk = _staff(session, org)
+    session.flush()
+
+    with pytest.raises(InvalidInput, match="Geef een reden op"):
+        documents.withdraw(session, clerk, sent.id, "   ")
+    with pytest.raises(IllegalTransition, match="nog niet verstuurd"):
+        documents.withdraw(session, clerk, draft.id, "fout")
+    with pytest.raises(Forbidden):
+        documents.withdraw(session, _staff(session, org, StaffRole.ONTHAAL), sent.id, "fout")
+    with pytest.raises(NotFound):
+        documents.withdraw(session, _staff(session, factories.organisation(session)), sent.id, "x")
+    assert sent.withdrawn_at is None
+    assert draft.withdrawn_at is None
+    documents.withdraw(session, clerk, sent.id, "fout")
+    with pytest.raises(IllegalTransition, match="al ingetrokken"):
+        documents.withdraw(session, clerk, sent.id, "nog eens")
+
+
+@pytest.fixture
+def one_year_retention(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    monkeypatch.setenv("ZEGEL_PORTAL_RETENTION_YEARS", "1")
+    get_settings.cache_clear()
+    yield
+    get_settings.cache_clear()
+
+
+def test_links_and_codes_expire_with_the_retention(
+    session: Session, portal: TestClient[ZegelApp]
+) -> None:
+    org = factories.organisation(session)
+    old = _sent(session, org, ANN, "Aanslag van lang geleden")
+    old.sent_at = utcnow() - timedelta(days=5 * 366 + 1)  # the default: five years
+    old.access_code = "7KQ2M9XD4TNA"
+    recent = _sent(session, org, ANN, "Aanslag van dit jaar")
+    recent.sent_at = utcnow() - timedelta(days=30)
+    _login(session, portal)
+    old_token, recent_token = old.public_token, recent.public_token
+    session.commit()
+
+    assert _answer(portal, old_token) == _unknown_page(portal)
+    assert portal.get(f"/d/{recent_token}").status_code == 200
+    listed = portal.get("/mijn-documenten").text
+    assert "Aanslag van dit jaar" in listed
+    assert "Aanslag van lang geleden" not in listed
+    code = portal.post("/code", data={"_csrf_token": _csrf(portal), "code": "7KQ2-M9XD-4TNA"})
+    assert code.status_code == 404
+    assert "Deze code kennen we niet." in code.text
+
+
+def test_the_retention_is_a_setting(
+    session: Session, portal: TestClient[ZegelApp], one_year_retention: None
+) -> None:
+    org = factories.organisation(session)
+    older = _sent(session, org, ANN, "Van vorig jaar")
+    older.sent_at = utcnow() - timedelta(days=367)
+    newer = _sent(session, org, ANN, "Van deze zomer")
+    newer.sent_at = utcnow() - timedelta(days=300)
+    _login(session, portal)
+    older_token, newer_token = older.public_token, newer.public_token
+    session.commit()
+
+    assert portal.get(f"/d/{older_token}").status_code == 404
+    assert portal.get(f"/d/{newer_token}").status_code == 200
+
+
+# -- guessing the links' tokens -------------------------------------------------------------
+
+
+def test_guessing_tokens_locks_the_client_out_but_not_the_others(
+    session: Session, portal: TestClient[ZegelApp]
+) -> None:
+    org = factories.organisation(session)
+    mine = _sent(session, org, ANN, "Besluit")
+    mine.access_code = "7KQ2M9XD4TNA"
+    _login(session, portal)
+    token = mine.public_token
+    session.commit()
+
+    unknown = _unknown_page(portal)  # the first wrong try
+    for _ in range(access_codes.MAX_FAILURES - 2):
+        assert _unknown_page(portal) == unknown
+    locked = portal.get("/d/nog-een-gok")
+    assert locked.status_code == 429
+    assert "te vaak een link" in locked.text
+    right = portal.get(f"/d/{token}")  # locked out: even the right link waits
+    assert right.status_code == 429
+    assert "Besluit" not in right.text.split("<main", 1)[1]
+    assert portal.get(f"/d/{token}/pdf").status_code == 429
+
+    # Another client opens its document; the paper codes keep their own count.
+    session.expire_all()
+    view = portal_service.citizen_document(session, ssin_digest(ANN), token, client="10.0.0.2")
+    assert view.document.title == "Besluit"
+    session.rollback()
+    assert access_codes.open_with_code("testclient", "7KQ2-M9XD-4TNA").document.title == "Besluit"
+    attempt = session.scalars(
+        select(AccessCodeAttempt).where(
+            AccessCodeAttempt.client_digest
+            == access_codes.client_digest("testclient", access_codes.TOKEN_SCOPE)
+        )
+    ).one()
+    assert attempt.failures == access_codes.MAX_FAILURES
+
+
+def test_the_token_lock_ends(session: Session, portal: TestClient[ZegelApp]) -> None:
+    org = factories.organisation(session)
+    mine = _sent(session, org, ANN, "Besluit")
+    _login(session, portal)
+    token = mine.public_token
+    session.commit()
+    long_ago = utcnow() - access_codes.LOCKOUT - timedelta(minutes=5)
+    for _ in range(access_codes.MAX_FAILURES - 1):
+        with pytest.raises(NotFound):
+            access_codes.token_failed("testclient", now=long_ago)
+    with pytest.raises(TooManyAttempts):
+        access_codes.token_failed("testclient", now=long_ago)
+
+    assert portal.get(f"/d/{token}").status_code == 200
