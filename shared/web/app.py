@@ -7,11 +7,15 @@ from pathlib import Path
 
 import anyio.to_thread
 from advanced_alchemy.extensions.litestar import SQLAlchemyPlugin, SQLAlchemySyncConfig
-from advanced_alchemy.extensions.litestar._utils import get_aa_scope_state
-from advanced_alchemy.extensions.litestar.plugins.init.config.sync import (
-    autocommit_handler_maker,
+from advanced_alchemy.extensions.litestar._utils import (
+    delete_aa_scope_state,
+    get_aa_scope_state,
+)
+from advanced_alchemy.extensions.litestar.plugins.init.config.common import (
+    SESSION_TERMINUS_ASGI_EVENTS,
 )
 from litestar import Litestar, Router
+from litestar.constants import HTTP_RESPONSE_START
 from litestar.datastructures import CacheControlHeader
 from litestar.di import Provide
 from litestar.enums import ScopeType
@@ -66,20 +70,39 @@ class ZegelApp(Litestar):
 
 
 def _end_session_hook(scope_key: str) -> Callable[[Message, Scope], Awaitable[None]]:
-    """advanced-alchemy's autocommit handler (commit on 2xx and redirects, else roll back; close
-    at the end), as an async hook that takes a worker thread only when the session has a
-    transaction to end. Litestar runs a synchronous hook in a worker thread for every message
-    of every response: two thread hand-offs per request that mostly had nothing to do."""
-    handler = autocommit_handler_maker(commit_on_redirect=True, session_scope_key=scope_key)
+    """Ends the request's session before the response starts: commit on 2xx and redirects,
+    roll back otherwise; close it at the end.
+
+    A commit that fails is not swallowed (advanced-alchemy's own handler only logs it at debug
+    level and lets a 200 through with nothing saved): the session is rolled back and closed and
+    the error raised, so the client gets the 500 error page instead of a success. The hook
+    takes a worker thread only when the session has a transaction to end; Litestar would run a
+    synchronous hook in a thread for every message of every response."""
+
+    def end(session: Session, message: Message, scope: Scope) -> None:
+        try:
+            if message["type"] == HTTP_RESPONSE_START and session.in_transaction():
+                if 200 <= message["status"] < 400:
+                    session.commit()
+                else:
+                    session.rollback()
+        except Exception:
+            session.rollback()
+            session.close()
+            delete_aa_scope_state(scope, scope_key)
+            raise
+        if message["type"] in SESSION_TERMINUS_ASGI_EVENTS:
+            session.close()
+            delete_aa_scope_state(scope, scope_key)
 
     async def hook(message: Message, scope: Scope) -> None:
         session: Session | None = get_aa_scope_state(scope, scope_key)
         if session is None:
             return
         if session.in_transaction():  # commit or roll back: talks to the database
-            await anyio.to_thread.run_sync(handler, message, scope)
+            await anyio.to_thread.run_sync(end, session, message, scope)
         else:
-            handler(message, scope)
+            end(session, message, scope)
 
     return hook
 

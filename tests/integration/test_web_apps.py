@@ -14,12 +14,15 @@ from html.parser import HTMLParser
 import pytest
 from litestar import get, post
 from litestar.testing import TestClient
+from sqlalchemy import select
 
 from shared import db
 from shared.config import get_settings
 from shared.errors import IllegalTransition
 from shared.jobs import enqueue
+from shared.models.people import Organisation, OrganisationKind
 from shared.web import ZegelApp, create_app
+from shared.web.params import DbSession
 from shared.web.security import content_security_policy, origin
 
 APPS = ("portal", "backoffice")
@@ -134,11 +137,20 @@ async def _illegal_transition() -> str:
     raise IllegalTransition("Dit stuk is al verzonden.")
 
 
+@get("/dubbel", sync_to_thread=True)
+def _commit_fails(db_session: DbSession) -> str:
+    # Two organisations with one slug: nothing is flushed here, so the unique constraint only
+    # fails when the response's commit runs.
+    for name in ("Eerste", "Tweede"):
+        db_session.add(Organisation(name=name, kind=OrganisationKind.GEMEENTE, slug="dubbel"))
+    return "opgeslagen"
+
+
 @pytest.fixture
 def test_app() -> Iterator[TestClient[ZegelApp]]:
     app = create_app(
         "testapp",
-        route_handlers=[_failing_page, _illegal_transition],
+        route_handlers=[_failing_page, _illegal_transition, _commit_fails],
         template_dir=None,
         layout="base.html",
     )
@@ -161,6 +173,14 @@ def test_internal_error_shows_no_traceback_and_logs_it(
     assert error["request_id"] == request_id
     assert "RuntimeError" in error["exception"]
     assert "85.07.30-033.28" not in error["exception"]
+
+
+def test_a_commit_that_fails_is_an_error_not_a_success(test_app: TestClient[ZegelApp]) -> None:
+    response = test_app.get("/dubbel")
+    assert response.status_code == 500
+    assert "opgeslagen" not in response.text
+    with db.get_session_factory()() as session:
+        assert session.scalar(select(Organisation).where(Organisation.slug == "dubbel")) is None
 
 
 def test_domain_error_shows_its_message_and_status(test_app: TestClient[ZegelApp]) -> None:
