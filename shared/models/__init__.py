@@ -39,11 +39,15 @@ from shared.models.notifications import SignerNotification
 from shared.models.payments import (
     PAYMENT_REQUEST_STATES,
     PAYMENT_STATES,
+    CheckoutSession,
+    CheckoutStatus,
     Payment,
     PaymentMethod,
+    PaymentRefund,
     PaymentRequest,
     PaymentRequestStatus,
     PaymentStatus,
+    StripeEvent,
 )
 from shared.models.people import (
     EboxStatus,
@@ -80,6 +84,8 @@ __all__ = [
     "AuditChainHead",
     "AuditEvent",
     "Channel",
+    "CheckoutSession",
+    "CheckoutStatus",
     "Decision",
     "DeliveryEvent",
     "Dispatch",
@@ -108,6 +114,7 @@ __all__ = [
     "OrganisationKind",
     "Payment",
     "PaymentMethod",
+    "PaymentRefund",
     "PaymentRequest",
     "PaymentRequestStatus",
     "PaymentStatus",
@@ -124,5 +131,6 @@ __all__ = [
     "StaffRole",
     "StaffRoleAssignment",
     "StaffUser",
+    "StripeEvent",
     "WebSession",
 ]
