@@ -104,7 +104,9 @@ def sandbox(live_server: ServeApp, portal_url: str, backoffice_url: str) -> Iter
         environment.setenv(DEMO_SIGNER_PASSPHRASE_ENV, DEMO_SIGNER_PASSPHRASE)
         environment.setenv("ZEGEL_SMTP_HOST", "127.0.0.1")
         environment.setenv("ZEGEL_SMTP_PORT", str(sink.port))
-        environment.setenv("ZEGEL_SIGNING_DIGEST_DELAY_SECONDS", "1")
+        # Long enough for a journey that screens two letters one after the other, on a busy
+        # machine, to land both in one digest round (1 s was not: a second digest followed).
+        environment.setenv("ZEGEL_SIGNING_DIGEST_DELAY_SECONDS", "5")
         environment.setenv("ZEGEL_PORTAL_BASE_URL", portal_url)
         environment.setenv("ZEGEL_BACKOFFICE_BASE_URL", backoffice_url)
         environment.setenv("ZEGEL_MAGDA_BASE_URL", f"{base}/magda")
