@@ -1,7 +1,7 @@
 """disputes: numbers, submission keys, deadlines, organisation rules
 
 Revision ID: 0014_disputes
-Revises: 0012_register_indexes
+Revises: 0013_payments
 Create Date: 2026-11-29 15:04:04.787136
 """
 
@@ -12,7 +12,7 @@ from alembic import op
 
 
 revision: str = '0014_disputes'
-down_revision: str | None = '0012_register_indexes'
+down_revision: str | None = '0013_payments'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

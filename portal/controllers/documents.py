@@ -10,7 +10,7 @@ from litestar.response import Redirect, Template
 from litestar.status_codes import HTTP_303_SEE_OTHER
 
 from shared.services import experience as experience_service
-from shared.services import portal, portal_disputes
+from shared.services import payment_view, portal, portal_disputes
 from shared.web import NO_STORE
 from shared.web.params import Citizen, DbSession, Form, FromPath, FromQuery, form_value
 from shared.web.sessions import citizen_guard, citizen_in_handler, citizen_session
@@ -51,12 +51,14 @@ def document(
     db_session: DbSession,
     token: FromPath[str],
     bedankt: FromQuery[bool] = False,
+    betaling: FromQuery[str] = "",
 ) -> Template:
     """The document page: the busiest of the portal, so the login check (the same as
     `citizen_guard("view")`) runs here, in this handler's thread and transaction."""
     citizen = citizen_in_handler(request, db_session, "view")
     view = portal.citizen_document(db_session, _digest(citizen), token, client=_client(request))
     dispute_panel = portal_disputes.panel(db_session, view.document)
+    payment_panel = payment_view.panel(db_session, view.payment) if view.payment else None
     # The page only reads (and may touch the login session): end the transaction here, in
     # this worker thread, so that answering needs no second thread to commit it.
     db_session.commit()
@@ -67,6 +69,9 @@ def document(
             "dispute_panel": dispute_panel,
             "citizen_name": citizen.display_name,
             "thanked": bedankt,
+            # Paying (portal/templates/_payment.html); `betaling` is what came back from it.
+            "payment_panel": payment_panel,
+            "payment_notice": betaling,
         },
     )
 

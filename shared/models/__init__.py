@@ -42,11 +42,15 @@ from shared.models.notifications import SignerNotification
 from shared.models.payments import (
     PAYMENT_REQUEST_STATES,
     PAYMENT_STATES,
+    CheckoutSession,
+    CheckoutStatus,
     Payment,
     PaymentMethod,
+    PaymentRefund,
     PaymentRequest,
     PaymentRequestStatus,
     PaymentStatus,
+    StripeEvent,
 )
 from shared.models.people import (
     EboxStatus,
@@ -84,6 +88,8 @@ __all__ = [
     "AuditChainHead",
     "AuditEvent",
     "Channel",
+    "CheckoutSession",
+    "CheckoutStatus",
     "Decision",
     "DeliveryEvent",
     "Dispatch",
@@ -116,6 +122,7 @@ __all__ = [
     "PaperDelivery",
     "Payment",
     "PaymentMethod",
+    "PaymentRefund",
     "PaymentRequest",
     "PaymentRequestStatus",
     "PaymentStatus",
@@ -133,5 +140,6 @@ __all__ = [
     "StaffRole",
     "StaffRoleAssignment",
     "StaffUser",
+    "StripeEvent",
     "WebSession",
 ]
