@@ -1,6 +1,12 @@
 """The domain model. Importing this package registers every table on `shared.db.Base`."""
 
 from shared.models.audit import AuditChainHead, AuditEvent, RegisterConsultation
+from shared.models.bank_statements import (
+    BankStatement,
+    BankStatementLine,
+    LineStatus,
+    PaymentReminder,
+)
 from shared.models.dispatch import (
     DISPATCH_STATES,
     Channel,
@@ -79,6 +85,8 @@ __all__ = [
     "ApiKey",
     "AuditChainHead",
     "AuditEvent",
+    "BankStatement",
+    "BankStatementLine",
     "Channel",
     "Decision",
     "DeliveryEvent",
@@ -103,11 +111,13 @@ __all__ = [
     "ImportStatus",
     "Job",
     "JobStatus",
+    "LineStatus",
     "LoginAttempt",
     "Organisation",
     "OrganisationKind",
     "Payment",
     "PaymentMethod",
+    "PaymentReminder",
     "PaymentRequest",
     "PaymentRequestStatus",
     "PaymentStatus",
