@@ -81,6 +81,7 @@ def create_app() -> ZegelApp:
             payments.payment_list,
             payments.payment_csv,
             payments.payment_request_detail,
+            payments.payment_refund,
             payments.statement_list,
             payments.statement_upload,
             payments.statement_detail,

@@ -22,7 +22,7 @@ from shared.errors import FieldErrors, InvalidInput
 from shared.i18n import format_date, format_money
 from shared.i18n import gettext as _
 from shared.models.bank_statements import LineStatus, ReviewReason
-from shared.services import bank_statements, desk_payments, payment_overview
+from shared.services import bank_statements, desk_payments, payment_overview, payments
 from shared.web import NO_STORE
 from shared.web.params import DbSession, Form, FromPath, FromQuery, MultipartForm, Staff, form_value
 from shared.web.sessions import role_guard
@@ -156,6 +156,53 @@ def payment_request_detail(
     db_session: DbSession, staff: Staff, request_id: FromPath[uuid.UUID]
 ) -> Template:
     return _detail_page(db_session, staff, request_id)
+
+
+@post(
+    "/betalingen/{request_id:uuid}/betalingen/{payment_id:uuid}/terugbetalen",
+    name="payment_refund",
+    guards=FINANCE,
+    sync_to_thread=True,
+    cache_control=NO_STORE,
+)
+def payment_refund(
+    db_session: DbSession,
+    staff: Staff,
+    request_id: FromPath[uuid.UUID],
+    payment_id: FromPath[uuid.UUID],
+    data: Form,
+) -> Template | Redirect:
+    prefix = f"terugbetaling-{payment_id}-"
+    form = {
+        prefix + "bedrag": form_value(data, prefix + "bedrag"),
+        prefix + "reden": form_value(data, prefix + "reden"),
+    }
+    try:
+        payment_overview.refund_by_hand(
+            db_session,
+            staff,
+            request_id,
+            payment_id,
+            amount=form[prefix + "bedrag"],
+            reason=form[prefix + "reden"],
+            seen_refundable=form_value(data, "gezien"),
+        )
+    except FieldErrors as error:
+        db_session.rollback()
+        return _detail_page(
+            db_session, staff, request_id, errors=dict(error.errors), form=form, status_code=422
+        )
+    except (InvalidInput, payments.RefundMismatch) as error:
+        db_session.rollback()
+        return _detail_page(
+            db_session,
+            staff,
+            request_id,
+            errors={prefix + "bedrag": error.message},
+            form=form,
+            status_code=error.status_code,
+        )
+    return Redirect(f"/betalingen/{request_id}", status_code=HTTP_303_SEE_OTHER)
 
 
 # --- Bank statements -----------------------------------------------------------------------

@@ -118,6 +118,7 @@ __all__ = [
     "Payment",
     "PaymentMethod",
     "PaymentReminder",
+    "PaymentReminder",
     "PaymentRequest",
     "PaymentRequestStatus",
     "PaymentStatus",

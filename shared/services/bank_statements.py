@@ -50,6 +50,7 @@ from shared.models.payments import (
 from shared.models.people import Organisation, StaffRole
 from shared.services import audit, payment_overview, payments
 from shared.services.access import StaffContext
+from shared.services.payment_references import is_valid_ogm
 
 FINANCE_ROLES = (StaffRole.FINANCIEN, StaffRole.BEHEERDER)
 BRUSSELS = ZoneInfo("Europe/Brussels")
@@ -369,24 +370,13 @@ _OGM_IN_TEXT = re.compile(r"[+*]{3}\s*(\d{3})\s*/?\s*(\d{4})\s*/?\s*(\d{5})\s*[+
 _TWELVE_DIGITS = re.compile(r"(?<!\d)(\d{3})[/ .-]?(\d{4})[/ .-]?(\d{5})(?!\d)")
 
 
-def valid_structured_communication(digits: str) -> bool:
-    return payments_references_valid(digits)
-
-
-def payments_references_valid(digits: str) -> bool:
-    if not re.fullmatch(r"\d{12}", digits):
-        return False
-    check = int(digits[:10]) % 97 or 97
-    return int(digits[10:]) == check
-
-
 def candidate_references(structured: Iterable[str], text: str | None) -> list[str]:
     """The distinct valid structured communications a line names, in order of appearance:
     the creditor references first, then +++…+++ and bare twelve-digit groups in the text."""
     found: list[str] = []
 
     def add(digits: str) -> None:
-        if payments_references_valid(digits) and digits not in found:
+        if is_valid_ogm(digits) and digits not in found:
             found.append(digits)
 
     for ref in structured:
@@ -651,7 +641,7 @@ def _book(
     note: str | None,
 ) -> None:
     """Record the line as a bank transfer on `request`; on a refusal the line waits for review."""
-    outstanding = payment_overview.outstanding_cents(session, request)
+    outstanding = payments.balance(session, request).outstanding_cents
     try:
         with session.begin_nested():
             payment = payments.record_payment(

@@ -20,8 +20,8 @@ from sqlalchemy import Select, and_, func, or_, select
 from sqlalchemy.orm import Session, joinedload
 
 from shared.db import session_scope
-from shared.errors import NotFound
-from shared.i18n import N_, format_date, format_money, format_structured_communication
+from shared.errors import FieldErrors, InvalidInput, NotFound
+from shared.i18n import N_, format_money, format_structured_communication
 from shared.i18n import gettext as _
 from shared.models.audit import AuditEvent
 from shared.models.bank_statements import BankStatementLine
@@ -32,13 +32,15 @@ from shared.models.payments import (
     PAYMENT_STATES,
     Payment,
     PaymentMethod,
+    PaymentRefund,
     PaymentRequest,
     PaymentRequestStatus,
     PaymentStatus,
 )
 from shared.models.people import Recipient, StaffRole
+from shared.services import payments
 from shared.services.access import StaffContext
-from shared.services.registration import document_type_label
+from shared.services.registration import document_type_label, parse_amount_cents
 from shared.services.timeline import TimelineEntry
 from shared.timeutil import BRUSSELS, today
 
@@ -48,9 +50,8 @@ EXPORT_BATCH = 500
 CHART_WEEKS = 12
 OVERDUE = "overdue"
 OPEN_STATUSES = (PaymentRequestStatus.OPEN, PaymentRequestStatus.PARTIALLY_PAID)
-ONLINE_METHODS = (PaymentMethod.CARD, PaymentMethod.BANCONTACT)
-COUNTED = (PaymentStatus.SUCCEEDED, PaymentStatus.PARTIALLY_REFUNDED, PaymentStatus.REFUNDED)
-"""Payments whose money came in (refunds are subtracted separately)."""
+ONLINE_METHODS = payments.ONLINE_METHODS
+COUNTED = payments.COUNTED
 
 STATUS_FILTERS: dict[str, str] = {
     PaymentRequestStatus.OPEN.value: N_("te betalen"),
@@ -94,19 +95,9 @@ def method_label(method: PaymentMethod) -> str:
     return _(METHOD_LABELS[method])
 
 
-def received_cents(session: Session, request: PaymentRequest) -> int:
-    """What came in for the request, refunds subtracted."""
-    total = session.scalar(
-        select(func.coalesce(func.sum(Payment.amount_cents - Payment.refunded_cents), 0)).where(
-            Payment.payment_request_id == request.id, Payment.status.in_(COUNTED)
-        )
-    )
-    return int(total or 0)
-
-
 def outstanding_cents(session: Session, request: PaymentRequest) -> int:
     """What is still due (never below zero; a surplus shows as overpaid)."""
-    return max(request.amount_cents - received_cents(session, request), 0)
+    return payments.balance(session, request).outstanding_cents
 
 
 def request_for_staff(
@@ -477,27 +468,34 @@ def export_file_name() -> str:
 
 
 @dataclass(frozen=True)
+class PaymentView:
+    payment: Payment
+    refunds: list[PaymentRefund]
+    refundable_cents: int
+
+
+@dataclass(frozen=True)
 class RequestDetail:
     request: PaymentRequest
     status: str
-    payments: list[Payment]
-    received_cents: int
-    outstanding_cents: int
+    payments: list[PaymentView]
+    balance: payments.Balance
     timeline: list[TimelineEntry]
     bank_lines: list[BankStatementLine]
+
+    @property
+    def received_cents(self) -> int:
+        return self.balance.paid_cents
+
+    @property
+    def outstanding_cents(self) -> int:
+        return self.balance.outstanding_cents
 
 
 def request_detail(session: Session, staff: StaffContext, request_id: uuid.UUID) -> RequestDetail:
     staff.require(*FINANCE_ROLES)
     request = request_for_staff(session, staff, request_id)
-    payments = list(
-        session.scalars(
-            select(Payment)
-            .where(Payment.payment_request_id == request.id)
-            .order_by(Payment.received_at, Payment.created_at)
-        )
-    )
-    received = received_cents(session, request)
+    lines_of_payments = payments.payments_of(session, request)
     lines = list(
         session.scalars(
             select(BankStatementLine)
@@ -508,10 +506,14 @@ def request_detail(session: Session, staff: StaffContext, request_id: uuid.UUID)
     return RequestDetail(
         request=request,
         status=status_key(request),
-        payments=payments,
-        received_cents=received,
-        outstanding_cents=max(request.amount_cents - received, 0),
-        timeline=payment_timeline(session, staff, request, payments, lines),
+        payments=[
+            PaymentView(line.payment, line.refunds, payments.refundable_cents(line.payment))
+            for line in lines_of_payments
+        ],
+        balance=payments.balance(session, request),
+        timeline=payment_timeline(
+            session, staff, request, [line.payment for line in lines_of_payments], lines
+        ),
         bank_lines=lines,
     )
 
@@ -520,11 +522,11 @@ def payment_timeline(
     session: Session,
     staff: StaffContext,
     request: PaymentRequest,
-    payments: Sequence[Payment],
+    paid: Sequence[Payment],
     lines: Sequence[BankStatementLine],
 ) -> list[TimelineEntry]:
     """The audit events of the request, its payments and its bank lines, oldest first."""
-    ids = [str(request.id), *(str(p.id) for p in payments), *(str(line.id) for line in lines)]
+    ids = [str(request.id), *(str(p.id) for p in paid), *(str(line.id) for line in lines)]
     events = session.scalars(
         select(AuditEvent)
         .where(
@@ -536,48 +538,118 @@ def payment_timeline(
     return [_describe(event) for event in events]
 
 
+def _money(data: Mapping[str, object]) -> str:
+    amount = data.get("amount_cents")
+    return format_money(amount) if isinstance(amount, int) else ""
+
+
 def _describe(event: AuditEvent) -> TimelineEntry:
     data = event.data or {}
-    amount = data.get("amount_cents")
-    money = format_money(amount) if isinstance(amount, int) else ""
-    text: str
+    money = _money(data)
     tone = "neutral"
-    if event.action == "bank_statement_line.assigned":
-        text = _("Lijn van het rekeninguittreksel met de hand gekoppeld (%(amount)s)") % {
-            "amount": money
-        }
-        tone = "success"
-    elif event.action == "bank_statement_line.dismissed":
-        text = _("Lijn van het rekeninguittreksel afgewezen: %(reason)s") % {
-            "reason": data.get("reason", "")
-        }
-    elif event.action == "payment_reminder.created":
-        text = _("Herinnering %(level)s aangemaakt") % {"level": data.get("level", "")}
-        tone = "warning"
-    elif event.object_type == PAYMENT_REQUEST_STATES.name and event.status_after:
-        try:
-            label = PAYMENT_REQUEST_STATES.label(PaymentRequestStatus(event.status_after))
-        except ValueError:
-            label = event.status_after
-        text = _("Betaalverzoek: %(status)s") % {"status": _(label)}
-        if event.status_after == PaymentRequestStatus.PAID.value:
+    match event.action:
+        case "payment_request.created":
+            text = _("Betaalverzoek aangemaakt voor %(amount)s") % {"amount": money}
+        case "payment.received":
+            try:
+                method = method_label(PaymentMethod(str(data.get("method"))))
+            except ValueError:
+                method = str(data.get("method", ""))
+            text = _("Betaling ontvangen: %(amount)s, %(method)s") % {
+                "amount": money,
+                "method": method,
+            }
             tone = "success"
-    elif event.object_type == PAYMENT_STATES.name and event.status_after:
-        try:
-            label = PAYMENT_STATES.label(PaymentStatus(event.status_after))
-        except ValueError:
-            label = event.status_after
-        text = _("Betaling %(status)s") % {"status": _(label)}
-        if money:
-            text += f" ({money})"
-        if event.status_after == PaymentStatus.SUCCEEDED.value:
+        case "payment.refunded":
+            text = _("Terugbetaald: %(amount)s") % {"amount": money}
+            if data.get("reason"):
+                text += f" ({data['reason']})"
+            tone = "warning"
+        case "bank_statement_line.assigned":
+            text = _("Lijn van het rekeninguittreksel met de hand gekoppeld (%(amount)s)") % {
+                "amount": money
+            }
             tone = "success"
-    else:
-        text = event.action
-        if money:
-            text += f" ({money})"
+        case "bank_statement_line.dismissed":
+            text = _("Lijn van het rekeninguittreksel afgewezen: %(reason)s") % {
+                "reason": data.get("reason", "")
+            }
+        case "payment_reminder.created":
+            text = _("Herinnering %(level)s aangemaakt voor %(amount)s") % {
+                "level": data.get("level", ""),
+                "amount": money,
+            }
+            tone = "warning"
+        case _ if event.object_type == PAYMENT_REQUEST_STATES.name and event.status_after:
+            try:
+                label = PAYMENT_REQUEST_STATES.label(PaymentRequestStatus(event.status_after))
+            except ValueError:
+                label = event.status_after
+            text = _("Betaalverzoek: %(status)s") % {"status": _(label)}
+            if event.status_after == PaymentRequestStatus.PAID.value:
+                tone = "success"
+        case _ if event.object_type == PAYMENT_STATES.name and event.status_after:
+            try:
+                label = PAYMENT_STATES.label(PaymentStatus(event.status_after))
+            except ValueError:
+                label = event.status_after
+            text = _("Betaling: %(status)s") % {"status": _(label)}
+        case _:
+            text = event.action
     return TimelineEntry(event.occurred_at, text, event.actor_label, tone)
 
 
-def due_label(request: PaymentRequest) -> str:
-    return format_date(request.due_date)
+# --- Refunds -------------------------------------------------------------------------------
+
+
+def refund_by_hand(
+    session: Session,
+    staff: StaffContext,
+    request_id: uuid.UUID,
+    payment_id: uuid.UUID,
+    *,
+    amount: str,
+    reason: str,
+    seen_refundable: str,
+) -> PaymentRefund:
+    """Record a refund finance made themselves (a transfer back, cash at the desk), guarded by
+    the refundable amount the page showed (`seen_refundable`, cents): when it changed
+    meanwhile, payments.RefundMismatch and nothing is refunded. FieldErrors on bad input."""
+    staff.require(*FINANCE_ROLES)
+    request = request_for_staff(session, staff, request_id)
+    payment = session.scalars(
+        select(Payment).where(
+            Payment.id == payment_id,
+            Payment.payment_request_id == request.id,
+            Payment.organisation_id == staff.organisation_id,
+        )
+    ).one_or_none()
+    if payment is None:
+        raise NotFound(_("Deze betaling bestaat niet of hoort bij een ander bestuur."))
+    prefix = f"terugbetaling-{payment.id}-"
+    errors: dict[str, str] = {}
+    cents: int | None = None
+    try:
+        cents = parse_amount_cents(amount)
+    except InvalidInput as error:
+        errors[prefix + "bedrag"] = error.message
+    if cents is None and not errors:
+        errors[prefix + "bedrag"] = _("Geef het terug te betalen bedrag.")
+    reason = reason.strip()
+    if not reason:
+        errors[prefix + "reden"] = _("Geef de reden van de terugbetaling.")
+    elif len(reason) > 500:
+        errors[prefix + "reden"] = _("De reden is te lang (ten hoogste 500 tekens).")
+    if not seen_refundable.strip().isdigit():
+        errors[prefix + "bedrag"] = _("Het formulier is verlopen; laad de pagina opnieuw.")
+    if errors:
+        raise FieldErrors(errors)
+    assert cents is not None
+    return payments.refund(
+        session,
+        payment=payment,
+        amount_cents=cents,
+        expected_refundable_cents=int(seen_refundable),
+        actor=staff.actor,
+        reason=reason,
+    )
