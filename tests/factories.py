@@ -37,6 +37,8 @@ def organisation(session: Session, name: str = "Gemeente Testdorp") -> Organisat
         kind=OrganisationKind.GEMEENTE,
         slug=f"org-{uuid.uuid4().hex[:8]}",
         actor=SYSTEM,
+        iban="BE71096123456769",  # asking for money needs an account
+        bic="GKCCBEBB",
     )
 
 

@@ -45,11 +45,15 @@ from shared.models.notifications import SignerNotification
 from shared.models.payments import (
     PAYMENT_REQUEST_STATES,
     PAYMENT_STATES,
+    CheckoutSession,
+    CheckoutStatus,
     Payment,
     PaymentMethod,
+    PaymentRefund,
     PaymentRequest,
     PaymentRequestStatus,
     PaymentStatus,
+    StripeEvent,
 )
 from shared.models.people import (
     EboxStatus,
@@ -88,6 +92,8 @@ __all__ = [
     "BankStatement",
     "BankStatementLine",
     "Channel",
+    "CheckoutSession",
+    "CheckoutStatus",
     "Decision",
     "DeliveryEvent",
     "Dispatch",
@@ -117,7 +123,7 @@ __all__ = [
     "OrganisationKind",
     "Payment",
     "PaymentMethod",
-    "PaymentReminder",
+    "PaymentRefund",
     "PaymentReminder",
     "PaymentRequest",
     "PaymentRequestStatus",
@@ -135,5 +141,6 @@ __all__ = [
     "StaffRole",
     "StaffRoleAssignment",
     "StaffUser",
+    "StripeEvent",
     "WebSession",
 ]

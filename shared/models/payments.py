@@ -7,7 +7,7 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import ClassVar
 
-from sqlalchemy import ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy import JSON, ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from shared.db import Base, IdMixin, TimestampMixin, enum_column
@@ -49,6 +49,9 @@ PAYMENT_REQUEST_STATES = machine(
         PaymentRequestStatus.SUSPENDED: (
             PaymentRequestStatus.OPEN,
             PaymentRequestStatus.PARTIALLY_PAID,
+            # Money that arrived while suspended (a transfer already under way) counts when
+            # the request resumes.
+            PaymentRequestStatus.PAID,
             PaymentRequestStatus.CANCELLED,
         ),
     },
@@ -143,3 +146,65 @@ class Payment(IdMixin, TimestampMixin, Base):
     note: Mapped[str | None] = mapped_column(Text)
 
     payment_request: Mapped[PaymentRequest] = relationship(back_populates="payments")
+
+
+class PaymentRefund(IdMixin, TimestampMixin, Base):
+    """Money given back from one payment: through Stripe (external_id is the refund id,
+    re_...) or recorded by hand for a transfer. `Payment.refunded_cents` is their sum."""
+
+    __tablename__ = "payment_refund"
+
+    organisation_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("organisation.id"), index=True)
+    payment_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("payment.id"), index=True)
+    amount_cents: Mapped[int]
+    external_id: Mapped[str | None] = mapped_column(String(200), unique=True)
+    reason: Mapped[str | None] = mapped_column(Text)
+    refunded_at: Mapped[datetime]
+    actor_label: Mapped[str] = mapped_column(String(200))
+
+    payment: Mapped[Payment] = relationship()
+
+
+class CheckoutStatus(StrEnum):
+    """Stripe's status of a Checkout Session."""
+
+    OPEN = "open"
+    COMPLETE = "complete"
+    EXPIRED = "expired"
+
+
+class CheckoutSession(TimestampMixin, Base):
+    """A Stripe Checkout Session opened for a payment request (id cs_...)."""
+
+    __tablename__ = "checkout_session"
+
+    id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    organisation_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("organisation.id"), index=True)
+    payment_request_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("payment_request.id"), index=True
+    )
+    amount_cents: Mapped[int]
+    url: Mapped[str | None] = mapped_column(Text)
+    status: Mapped[CheckoutStatus] = mapped_column(
+        enum_column(CheckoutStatus, "checkout_status"), default=CheckoutStatus.OPEN
+    )
+    payment_status: Mapped[str] = mapped_column(String(32), default="unpaid")
+    """Stripe's payment_status: unpaid, paid or no_payment_required."""
+    payment_intent_id: Mapped[str | None] = mapped_column(String(255), index=True)
+    idempotency_key: Mapped[str] = mapped_column(String(255), unique=True)
+    expires_at: Mapped[datetime | None]
+
+    payment_request: Mapped[PaymentRequest] = relationship()
+
+
+class StripeEvent(Base):
+    """Each webhook event handled once: a replay of the same id is a no-op."""
+
+    __tablename__ = "stripe_event"
+
+    id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    type: Mapped[str] = mapped_column(String(100))
+    object_id: Mapped[str | None] = mapped_column(String(255))
+    received_at: Mapped[datetime]
+    outcome: Mapped[str] = mapped_column(String(200))
+    data: Mapped[dict[str, object] | None] = mapped_column(JSON)

@@ -36,6 +36,7 @@ from shared.pdf.letters import Letter, render_letter
 from shared.protection import seal, ssin_digest
 from shared.services import audit
 from shared.services.organisations import add_staff_member, create_organisation
+from shared.services.payments import create_for_document
 from shared.services.screening import screen_document
 from shared.storage import get_storage
 from shared.timeutil import today
@@ -170,6 +171,7 @@ def _document(
         status_after=document.status.value,
         data={"title": title},
     )
+    create_for_document(session, document, actor=ACTOR)
     return document
 
 
@@ -209,7 +211,7 @@ def load_demo_data(session: Session) -> None:
         kind=OrganisationKind.GEMEENTE,
         slug="zegelbeek",
         actor=ACTOR,
-        iban="BE68539007547034",
+        iban="BE32091000123402",
         bic="GKCCBEBB",
         email="info@zegelbeek.example",
         phone="09 123 45 67",

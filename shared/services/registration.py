@@ -56,7 +56,7 @@ from shared.models.documents import (
 from shared.models.people import Recipient, RecipientKind, StaffRole
 from shared.pdf.checks import PdfCheckResult
 from shared.protection import normalise_ssin, seal, ssin_digest
-from shared.services import audit
+from shared.services import audit, payments
 from shared.services.access import StaffContext
 from shared.services.intake import check_upload, is_fatal, record_check
 from shared.storage import get_storage
@@ -718,7 +718,21 @@ def _document(
             "source": source,
         },
     )
+    payments.create_for_document(session, document, actor=actor)
     return document
+
+
+def _check_bank_account(
+    session: Session, organisation_id: uuid.UUID, prefixes: list[str], problems: Problems
+) -> None:
+    """An amount due needs the organisation's IBAN (for the payment request)."""
+    if not prefixes:
+        return
+    try:
+        payments.require_bank_account(session, organisation_id)
+    except payments.NoBankAccount as error:
+        for prefix in prefixes:
+            problems.add(prefix + "amount_due", error.message)
 
 
 def _existing_by_external_id(
@@ -794,6 +808,12 @@ def register_decision(
         _validate_letter(letter, found, f"documents.{index}.", needs_title=False)
         for index, letter in enumerate(documents)
     ]
+    _check_bank_account(
+        session,
+        organisation_id,
+        [f"documents.{i}." for i, letter in enumerate(documents) if letter.amount_due_cents],
+        found,
+    )
     if found:
         raise FieldErrors(found.errors)
     assert data.body is not None
@@ -897,6 +917,9 @@ def register_letter(
     _require_role(context)
     found = Problems(dict(problems.errors) if problems else {})
     checked = _validate_letter(letter, found, "", needs_title=True)
+    _check_bank_account(
+        session, context.organisation_id, [""] if letter.amount_due_cents else [], found
+    )
     if found or checked is None:
         raise FieldErrors(found.errors)
     document = _document(

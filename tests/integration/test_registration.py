@@ -129,9 +129,10 @@ def test_a_decision_with_two_letters_becomes_two_drafts(session: Session) -> Non
     assert enterprise.enterprise_number == "0403170701"
 
     actions = [e.action for e in session.scalars(select(AuditEvent).order_by(AuditEvent.id))]
-    assert actions[-5:] == [
+    assert actions[-6:] == [
         "recipient.created",
         "document.registered",
+        "payment_request.created",  # the first letter has an amount due
         "recipient.created",
         "document.registered",
         "decision.registered",
