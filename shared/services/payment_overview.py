@@ -473,6 +473,11 @@ class PaymentView:
     refunds: list[PaymentRefund]
     refundable_cents: int
 
+    @property
+    def by_hand(self) -> bool:
+        """Refunded by finance themselves (transfer, desk), not through Stripe."""
+        return self.payment.method not in ONLINE_METHODS
+
 
 @dataclass(frozen=True)
 class RequestDetail:
@@ -627,6 +632,12 @@ def refund_by_hand(
     if payment is None:
         raise NotFound(_("Deze betaling bestaat niet of hoort bij een ander bestuur."))
     prefix = f"terugbetaling-{payment.id}-"
+    if payment.method in ONLINE_METHODS:
+        raise InvalidInput(
+            _(
+                "Een betaling met kaart of Bancontact wordt via Stripe terugbetaald, niet met de hand."
+            )
+        )
     errors: dict[str, str] = {}
     cents: int | None = None
     try:

@@ -213,6 +213,7 @@ def _create(session: Session, request: PaymentRequest, level: int, on: date) -> 
     )
     record_check(document, sha256, check)
     session.add(document)
+    session.flush()
     reminder = PaymentReminder(
         organisation_id=request.organisation_id,
         payment_request_id=request.id,

@@ -64,12 +64,16 @@ def test_overdue_requests_get_one_reminder_per_level(session: Session, world: Wo
     # Again the same day, and again a week later: nothing new (idempotent, interval).
     assert payment_reminders.create_due_reminders(session, on=on) == []
     assert payment_reminders.create_due_reminders(session, on=on + timedelta(days=7)) == []
-    # After the interval: level 2, then no more (two levels by default).
+    # After the interval: level 2 for the first; the one that was in its grace period is
+    # late by now and gets its first. Then no more for the first (two levels by default).
     second = payment_reminders.create_due_reminders(session, on=on + timedelta(days=31))
-    assert [c.reminder.level for c in second] == [2]
-    assert payment_reminders.create_due_reminders(session, on=on + timedelta(days=90)) == []
+    assert [(c.reminder.payment_request_id, c.reminder.level) for c in second] == [
+        (late.id, 2),
+        (in_grace.id, 1),
+    ]
+    third = payment_reminders.create_due_reminders(session, on=on + timedelta(days=90))
+    assert [(c.reminder.payment_request_id, c.reminder.level) for c in third] == [
+        (in_grace.id, 2)
+    ]
     session.commit()
-    assert session.scalar(select(func.count()).select_from(PaymentReminder)) == 2
-    assert in_grace.id not in {
-        r.payment_request_id for r in session.scalars(select(PaymentReminder))
-    }
+    assert session.scalar(select(func.count()).select_from(PaymentReminder)) == 4
