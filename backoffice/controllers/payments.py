@@ -22,7 +22,9 @@ from shared.errors import FieldErrors, InvalidInput
 from shared.i18n import format_date, format_money
 from shared.i18n import gettext as _
 from shared.models.bank_statements import LineStatus, ReviewReason
+from shared.models.payments import PAYMENT_STATES
 from shared.services import bank_statements, desk_payments, payment_overview, payments
+from shared.services.registration import document_type_label
 from shared.web import NO_STORE
 from shared.web.params import DbSession, Form, FromPath, FromQuery, MultipartForm, Staff, form_value
 from shared.web.sessions import role_guard
@@ -83,7 +85,7 @@ def payment_list(
                 (key, _(label)) for key, label in payment_overview.STATUS_FILTERS.items()
             ],
             "type_options": payment_overview.document_types(db_session, staff),
-            "type_label": payment_overview.document_type_label,
+            "type_label": document_type_label,
             "filtered": bool(items),
             "csv_link": "/betalingen/export.csv" + _query(items),
             "next_link": _query(items, pagina=str(page.page + 1))
@@ -135,7 +137,7 @@ def _detail_page(
             "status_label": payment_overview.status_label,
             "status_tone": payment_overview.STATUS_TONES,
             "method_label": payment_overview.method_label,
-            "payment_status_label": lambda status: _(payment_overview.PAYMENT_STATES.label(status)),
+            "payment_status_label": lambda status: _(PAYMENT_STATES.label(status)),
             "desk_methods": desk_payments.DESK_METHODS,
             "errors": errors or {},
             "form": form or {},
@@ -295,7 +297,7 @@ def _line_labels() -> dict[str, Any]:
     return {
         "line_status_label": lambda status: _(bank_statements.LINE_STATUS_LABELS[status]),
         "reason_label": lambda reason: _(bank_statements.REVIEW_REASON_LABELS[reason]),
-        "note_label": lambda note: _(bank_statements.AMOUNT_NOTE_LABELS.get(note, note)),
+        "note_label": lambda note: _(bank_statements.AMOUNT_NOTE_LABELS.get(note, str(note))),
         "line_tone": {
             LineStatus.MATCHED: "success",
             LineStatus.ASSIGNED: "success",

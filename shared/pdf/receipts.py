@@ -24,7 +24,7 @@ class Receipt:
 
 
 def render_receipt(receipt: Receipt) -> bytes:
-    pdf = FPDF(orientation="P", unit="mm", format="A5")
+    pdf = FPDF(orientation="P", unit="mm", format=(148.0, 210.0))
     pdf.set_margins(left=15, top=15, right=15)
     pdf.set_auto_page_break(auto=True, margin=15)
     pdf.add_font("Liberation", "", str(FONTS / "LiberationSans-Regular.ttf"))

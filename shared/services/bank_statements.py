@@ -33,7 +33,9 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, joinedload
 
+from shared.db import utcnow
 from shared.errors import DomainError, InvalidInput, NotFound
+from shared.i18n import N_
 from shared.i18n import gettext as _
 from shared.models.bank_statements import (
     BankStatement,
@@ -59,20 +61,20 @@ MAX_FILE_BYTES = 20 * 1024 * 1024
 MAX_PROBLEMS = 20
 
 REVIEW_REASON_LABELS: dict[ReviewReason, str] = {
-    ReviewReason.NO_REFERENCE: "geen gestructureerde mededeling",
-    ReviewReason.UNKNOWN_REFERENCE: "mededeling van geen betaalverzoek",
-    ReviewReason.AMBIGUOUS: "meer dan één betaalverzoek",
-    ReviewReason.REFUSED: "betaling geweigerd",
-    ReviewReason.CURRENCY: "andere munt dan euro",
+    ReviewReason.NO_REFERENCE: N_("geen gestructureerde mededeling"),
+    ReviewReason.UNKNOWN_REFERENCE: N_("mededeling van geen betaalverzoek"),
+    ReviewReason.AMBIGUOUS: N_("meer dan één betaalverzoek"),
+    ReviewReason.REFUSED: N_("betaling geweigerd"),
+    ReviewReason.CURRENCY: N_("andere munt dan euro"),
 }
 LINE_STATUS_LABELS: dict[LineStatus, str] = {
-    LineStatus.MATCHED: "gekoppeld",
-    LineStatus.REVIEW: "na te kijken",
-    LineStatus.ASSIGNED: "met de hand gekoppeld",
-    LineStatus.DISMISSED: "afgewezen",
-    LineStatus.DEBIT: "uitgaand",
+    LineStatus.MATCHED: N_("gekoppeld"),
+    LineStatus.REVIEW: N_("na te kijken"),
+    LineStatus.ASSIGNED: N_("met de hand gekoppeld"),
+    LineStatus.DISMISSED: N_("afgewezen"),
+    LineStatus.DEBIT: N_("uitgaand"),
 }
-AMOUNT_NOTE_LABELS = {"partial": "gedeeltelijke betaling", "overpaid": "te veel betaald"}
+AMOUNT_NOTE_LABELS = {"partial": N_("gedeeltelijke betaling"), "overpaid": N_("te veel betaald")}
 
 
 # --- Reading the file ----------------------------------------------------------------------
@@ -583,7 +585,7 @@ def _received_at(line: BankStatementLine, booked_at: datetime | None) -> datetim
         return booked_at
     day = line.booking_date or line.value_date
     if day is None:
-        return audit.utcnow()
+        return utcnow()
     return datetime.combine(day, time(12, 0), tzinfo=BRUSSELS).astimezone(UTC)
 
 
@@ -639,8 +641,9 @@ def _book(
     booked_at: datetime | None,
     status: LineStatus,
     note: str | None,
-) -> None:
-    """Record the line as a bank transfer on `request`; on a refusal the line waits for review."""
+) -> bool:
+    """Record the line as a bank transfer on `request` (True); on a refusal the line waits
+    for review (False)."""
     outstanding = payments.balance(session, request).outstanding_cents
     try:
         with session.begin_nested():
@@ -657,7 +660,7 @@ def _book(
     except DomainError as error:
         line.payment_request_id = request.id
         _to_review(line, ReviewReason.REFUSED, error.message)
-        return
+        return False
     line.status = status
     line.review_reason = None
     line.review_detail = None
@@ -667,6 +670,7 @@ def _book(
         line.amount_note = "partial"
     elif line.amount_cents > outstanding:
         line.amount_note = "overpaid"
+    return True
 
 
 # --- Review --------------------------------------------------------------------------------
@@ -772,7 +776,7 @@ def assign_line(
         )
     request = payment_overview.request_for_staff(session, staff, payment_request_id)
     reason_before = line.review_reason
-    _book(
+    booked = _book(
         session,
         staff.actor,
         line,
@@ -781,13 +785,13 @@ def assign_line(
         LineStatus.ASSIGNED,
         note.strip() or None,
     )
-    if line.status != LineStatus.ASSIGNED:
+    if not booked:
         raise InvalidInput(
             _("Het betaalverzoek weigert deze betaling: %(reason)s")
             % {"reason": line.review_detail or ""}
         )
     line.resolved_by_label = staff.name
-    line.resolved_at = audit.utcnow()
+    line.resolved_at = utcnow()
     line.resolution_note = note.strip() or None
     audit.record(
         session,
@@ -830,7 +834,7 @@ def dismiss_line(
         )
     line.status = LineStatus.DISMISSED
     line.resolved_by_label = staff.name
-    line.resolved_at = audit.utcnow()
+    line.resolved_at = utcnow()
     line.resolution_note = reason
     audit.record(
         session,

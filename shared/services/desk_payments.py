@@ -15,13 +15,14 @@ import uuid
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from shared.db import utcnow
 from shared.errors import FieldErrors, NotFound
 from shared.i18n import format_datetime, format_money, format_structured_communication
 from shared.i18n import gettext as _
 from shared.models.payments import Payment, PaymentMethod, PaymentRequest
 from shared.models.people import Organisation, StaffRole
 from shared.pdf.receipts import Receipt, render_receipt
-from shared.services import audit, payment_overview, payments
+from shared.services import payment_overview, payments
 from shared.services.access import StaffContext
 from shared.services.registration import parse_amount_cents
 from shared.timeutil import today
@@ -82,7 +83,7 @@ def register_desk_payment(
         amount_cents=cents,
         method=chosen,
         external_id=receipt_number,
-        received_at=audit.utcnow(),
+        received_at=utcnow(),
         actor=staff.actor,
         note=note or None,
     )

@@ -40,6 +40,7 @@ from shared.models.payments import (
 from shared.models.people import Recipient, StaffRole
 from shared.services import payments
 from shared.services.access import StaffContext
+from shared.services.payments import Balance
 from shared.services.registration import document_type_label, parse_amount_cents
 from shared.services.timeline import TimelineEntry
 from shared.timeutil import BRUSSELS, today
@@ -50,6 +51,7 @@ EXPORT_BATCH = 500
 CHART_WEEKS = 12
 OVERDUE = "overdue"
 OPEN_STATUSES = (PaymentRequestStatus.OPEN, PaymentRequestStatus.PARTIALLY_PAID)
+OPEN_VALUES = frozenset(s.value for s in OPEN_STATUSES)
 ONLINE_METHODS = payments.ONLINE_METHODS
 COUNTED = payments.COUNTED
 
@@ -222,12 +224,12 @@ def parse_filter(values: Mapping[str, str | None]) -> ParsedFilter:
     return ParsedFilter(PaymentFilter(status, date_from, date_to, document_type), errors)
 
 
-def _filtered(staff: StaffContext, wanted: PaymentFilter) -> Select[tuple[PaymentRequest]]:
+def _filtered(staff: StaffContext, wanted: PaymentFilter) -> Select[PaymentRequest]:
     query = select(PaymentRequest).where(PaymentRequest.organisation_id == staff.organisation_id)
     now = today()
     if wanted.status == OVERDUE:
         query = query.where(PaymentRequest.status.in_(OPEN_STATUSES), PaymentRequest.due_date < now)
-    elif wanted.status in (s.value for s in OPEN_STATUSES):
+    elif wanted.status is not None and wanted.status in OPEN_VALUES:
         query = query.where(
             PaymentRequest.status == PaymentRequestStatus(wanted.status),
             PaymentRequest.due_date >= now,
@@ -484,7 +486,7 @@ class RequestDetail:
     request: PaymentRequest
     status: str
     payments: list[PaymentView]
-    balance: payments.Balance
+    balance: Balance
     timeline: list[TimelineEntry]
     bank_lines: list[BankStatementLine]
 
@@ -635,7 +637,8 @@ def refund_by_hand(
     if payment.method in ONLINE_METHODS:
         raise InvalidInput(
             _(
-                "Een betaling met kaart of Bancontact wordt via Stripe terugbetaald, niet met de hand."
+                "Een betaling met kaart of Bancontact wordt via Stripe terugbetaald,"
+                " niet met de hand."
             )
         )
     errors: dict[str, str] = {}

@@ -231,7 +231,9 @@ def test_desk_payment_with_receipt(session: Session, world: World, backoffice: C
     assert no_method.status_code == 422
     done = backoffice.post(f"/balie/{request.id}", data=data, follow_redirects=False)
     assert done.status_code == 303
-    twice = backoffice.post(f"/balie/{request.id}", data=data, follow_redirects=False)  # the same form again
+    twice = backoffice.post(
+        f"/balie/{request.id}", data=data, follow_redirects=False
+    )  # the same form again
     assert twice.status_code == 303
     assert twice.headers["location"] == done.headers["location"]
     session.expire_all()

@@ -72,8 +72,6 @@ def test_overdue_requests_get_one_reminder_per_level(session: Session, world: Wo
         (in_grace.id, 1),
     ]
     third = payment_reminders.create_due_reminders(session, on=on + timedelta(days=90))
-    assert [(c.reminder.payment_request_id, c.reminder.level) for c in third] == [
-        (in_grace.id, 2)
-    ]
+    assert [(c.reminder.payment_request_id, c.reminder.level) for c in third] == [(in_grace.id, 2)]
     session.commit()
     assert session.scalar(select(func.count()).select_from(PaymentReminder)) == 4
