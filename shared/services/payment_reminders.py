@@ -13,6 +13,7 @@ Suspended, cancelled, paid and refunded requests get none.
 
 from __future__ import annotations
 
+import io
 import secrets
 import uuid
 from dataclasses import dataclass
@@ -42,7 +43,7 @@ from shared.models.documents import Document, DocumentStatus
 from shared.models.payments import PaymentRequest
 from shared.models.people import Organisation
 from shared.pdf.letters import Letter, render_letter
-from shared.services import audit, dispatch, payment_overview, screening
+from shared.services import audit, dispatch, payment_overview, payment_references, screening
 from shared.services.intake import check_upload, record_check
 from shared.storage import get_storage
 from shared.timeutil import today
@@ -163,6 +164,11 @@ def _letter(
     ]
     return render_letter(
         Letter(
+            qr_png=_epc_png(organisation.name, request, outstanding),
+            qr_caption=_(
+                "Scan deze code met uw bankapp: rekening, bedrag en gestructureerde mededeling"
+                " worden ingevuld."
+            ),
             sender_name=organisation.name,
             sender_address=[
                 part
@@ -187,6 +193,28 @@ def _letter(
             reference=ogm,
         )
     )
+
+
+def _epc_png(name: str, request: PaymentRequest, outstanding: int) -> bytes | None:
+    """The EPC QR code (pay-core's payload) as PNG for the letter; None when there is nothing
+    to pay or the payload cannot be made."""
+    if outstanding <= 0:
+        return None
+    try:
+        qr = payment_references.epc_qr(
+            payment_references.ogm_transfer(
+                name=name,
+                iban=request.iban,
+                bic=request.bic,
+                amount_cents=outstanding,
+                ogm_digits=request.structured_communication,
+            )
+        )
+    except ValueError:
+        return None
+    out = io.BytesIO()
+    qr.save(out, kind="png", scale=8, border=4)
+    return out.getvalue()
 
 
 def _create(session: Session, request: PaymentRequest, level: int, on: date) -> Created:

@@ -3,12 +3,15 @@ without signature and queued for dispatch; none for paid, suspended or not-yet-l
 
 from __future__ import annotations
 
+import io
 from datetime import timedelta
 
+from pypdf import PdfReader
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from shared.db import utcnow
+from shared.i18n import format_structured_communication
 from shared.models import (
     AuditEvent,
     Dispatch,
@@ -54,8 +57,12 @@ def test_overdue_requests_get_one_reminder_per_level(session: Session, world: Wo
     assert reminder.document.status is DocumentStatus.READY
     assert reminder.dispatched
     assert session.scalar(select(func.count()).select_from(Dispatch)) == 1
-    pdf = get_storage().get(reminder.document.current_sha256)
-    assert pdf.startswith(b"%PDF")
+    pdf = PdfReader(io.BytesIO(get_storage().get(reminder.document.current_sha256)))
+    text = " ".join(pdf.pages[0].extract_text().replace("\xa0", " ").split())
+    assert "€ 80,00" in text
+    assert format_structured_communication(late.structured_communication) in text
+    assert "BE71 0961 2345 6769" in text
+    assert len(pdf.pages[0].images) == 1  # the EPC QR code
     assert (
         session.scalar(select(func.count()).where(AuditEvent.action == "payment_reminder.created"))
         == 1
