@@ -74,6 +74,10 @@ def test_list_filters_csv_and_chart(session: Session, world: World, backoffice: 
     assert 'class="chart__svg"' in page.text
     assert "€\xa0100,00" in page.text  # the week's total in the table beside the chart
 
+    dashboard = backoffice.get("/")
+    assert "Na te kijken lijnen (0)" in dashboard.text
+    assert "Te laat: 1" in dashboard.text
+
     overdue = backoffice.get("/betalingen", params={"status": "overdue"})
     assert "Lien Laat" in overdue.text
     assert "Olga Open" not in overdue.text
