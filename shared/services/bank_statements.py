@@ -31,6 +31,7 @@ from decimal import Decimal, InvalidOperation
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError as SAIntegrityError
 from sqlalchemy.orm import Session, joinedload
 
 from shared.db import utcnow
@@ -497,10 +498,16 @@ def _import_one(
         imported_by_id=staff.user_id,
         imported_by_label=staff.name,
     )
-    session.add(statement)
-    session.flush()
+    try:
+        with session.begin_nested():
+            session.add(statement)
+            session.flush()
+    except SAIntegrityError:
+        # The same statement imported at the same moment by someone else: theirs counts.
+        result.already_imported.append(parsed.statement_id)
+        result.duplicate_lines += len(parsed.lines)
+        return
     new_lines = [line for line in parsed.lines if line.entry_reference not in known]
-    result.duplicate_lines += len(parsed.lines) - len(new_lines)
     references = {
         ref
         for line in new_lines
@@ -508,14 +515,19 @@ def _import_one(
     }
     requests = _requests_by_reference(session, staff.organisation_id, references)
     counts = {"matched": 0, "review": 0, "debit": 0}
-    for position, parsed_line in enumerate(new_lines, start=1):
-        line = _store_line(session, statement, parsed_line, position)
+    stored = 0
+    for parsed_line in new_lines:
+        line = _store_line(session, statement, parsed_line, stored + 1)
+        if line is None:
+            continue  # an overlapping statement stored it at the same moment
+        stored += 1
         _reconcile(session, staff.actor, line, parsed_line, requests)
         key = {LineStatus.MATCHED: "matched", LineStatus.DEBIT: "debit"}.get(line.status, "review")
         counts[key] += 1
-    statement.line_count = len(new_lines)
+    result.duplicate_lines += len(parsed.lines) - stored
+    statement.line_count = stored
     result.statements.append(statement)
-    result.new_lines += len(new_lines)
+    result.new_lines += stored
     result.matched += counts["matched"]
     result.review += counts["review"]
     result.debit += counts["debit"]
@@ -531,8 +543,8 @@ def _import_one(
             "account": parsed.account_iban,
             "file_name": file_name,
             "sha256": digest,
-            "lines": len(new_lines),
-            "already_known": len(parsed.lines) - len(new_lines),
+            "lines": stored,
+            "already_known": len(parsed.lines) - stored,
             **counts,
         },
     )
@@ -559,7 +571,8 @@ def _requests_by_reference(
 
 def _store_line(
     session: Session, statement: BankStatement, parsed: ParsedLine, position: int
-) -> BankStatementLine:
+) -> BankStatementLine | None:
+    """Insert the line; None when another transaction stored the same entry just now."""
     line = BankStatementLine(
         organisation_id=statement.organisation_id,
         statement_id=statement.id,
@@ -576,7 +589,12 @@ def _store_line(
         remittance_text=parsed.remittance_text,
         status=LineStatus.REVIEW,
     )
-    session.add(line)
+    try:
+        with session.begin_nested():
+            session.add(line)
+            session.flush()
+    except SAIntegrityError:
+        return None
     return line
 
 

@@ -4,12 +4,14 @@ idempotence (the same statement twice changes nothing), and bad input."""
 from __future__ import annotations
 
 import random
+import threading
 import time
 
 import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from shared.db import session_scope
 from shared.errors import Forbidden, InvalidInput
 from shared.models import (
     AuditEvent,
@@ -290,3 +292,43 @@ def test_only_finance_imports_and_only_its_own_lines(session: Session, world: Wo
     line = session.scalars(select(BankStatementLine)).one()
     with pytest.raises(Exception, match="ander bestuur"):
         bank_statements.dismiss_line(session, other, line.id, reason="niet van ons")
+
+
+def test_the_same_statement_imported_twice_at_once_is_stored_once(
+    session: Session, world: World
+) -> None:
+    requests = [payment_request(session, world.a, amount_cents=1000 + n) for n in range(20)]
+    content = statement(
+        [
+            Entry(f"C{n}", r.amount_cents, structured=r.structured_communication)
+            for n, r in enumerate(requests)
+        ],
+        iban=IBAN_A,
+    )
+    session.commit()
+    context = world.context()
+    barrier = threading.Barrier(2)
+    results: list[bank_statements.ImportResult] = []
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            barrier.wait()
+            with session_scope() as own:
+                results.append(
+                    bank_statements.import_statement(
+                        own, context, file_name="a.xml", content=content
+                    )
+                )
+        except BaseException as error:  # pragma: no cover - reported below
+            errors.append(error)
+
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert errors == []
+    assert sorted(r.new_lines for r in results) == [0, 20]
+    assert session.scalar(select(func.count()).select_from(BankStatement)) == 1
+    assert session.scalar(select(func.count()).select_from(Payment)) == 20
