@@ -11,15 +11,29 @@ from pathlib import Path
 
 from litestar.types import Guard
 
-from portal.controllers import code, documents
+from portal.controllers import code, documents, payments
 from portal.controllers.start import accessibility_statement, start_page
+from shared.config import get_settings
 from shared.models.documents import GOVERNING_BODY_LABELS
 from shared.services.auth import App
 from shared.web import ZegelApp
 from shared.web import create_app as create_web_app
 from shared.web.login import login_routes, provider_origin
+from shared.web.security import origin
+
+STRIPE_CHECKOUT_ORIGIN = "https://checkout.stripe.com"
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
+
+
+def _form_targets() -> list[str]:
+    """Forms may lead to the identity provider (logging out) and to Stripe Checkout (Betalen
+    answers with a redirect to Stripe's page)."""
+    settings = get_settings()
+    checkout = [origin(settings.stripe_api_base)]
+    if not settings.sandboxes_enabled:
+        checkout.append(STRIPE_CHECKOUT_ORIGIN)
+    return [*provider_origin(App.PORTAL)(), *checkout]
 
 
 def create_app(guards: Sequence[Guard] = ()) -> ZegelApp:
@@ -36,12 +50,17 @@ def create_app(guards: Sequence[Guard] = ()) -> ZegelApp:
             accessibility_statement,
             code.code_form,
             code.code_open,
+            payments.pay,
+            payments.paid_return,
+            payments.code_pay,
+            payments.code_paid_return,
+            payments.stripe_webhook,
         ],
         template_dir=TEMPLATES,
         title="Zegel — Uw documenten van de gemeente",
         layout="base_portal.html",
         guards=guards,
-        form_targets=provider_origin(App.PORTAL),
+        form_targets=_form_targets,
         template_globals={"body_label": GOVERNING_BODY_LABELS.__getitem__},
     )
 

@@ -20,6 +20,8 @@ DEFAULT_AUDIT_KEY = "zegel-development-audit-key-change-me"
 DEFAULT_PROTECTION_KEY = "zegel-development-protection-key-change-me"
 SANDBOX_CLIENT_SECRET = "sandbox-secret"  # noqa: S105 - the sandbox OP's known client secret
 SANDBOX_MAGDA_CLIENT_ID = "zegel-sandbox"
+SANDBOX_STRIPE_SECRET_KEY = "sk_test_sandbox"  # noqa: S105 - the Stripe sandbox's known key
+SANDBOX_STRIPE_WEBHOOK_SECRET = "whsec_zegel_sandbox"  # noqa: S105 - the sandbox's known secret
 _LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "[::1]", "0.0.0.0")  # noqa: S104 - compared only
 
 
@@ -74,8 +76,17 @@ class Settings(BaseSettings):
     magda_sandbox_step_seconds: float = Field(default=20.0, ge=0)
     """The sandbox moves a message one status further every this many seconds."""
     stripe_api_base: str = "http://127.0.0.1:8002/stripe"
-    stripe_secret_key: SecretStr = SecretStr("sk_test_sandbox")
-    stripe_webhook_secrets: list[SecretStr] = Field(default_factory=list)
+    """Stripe's API (https://api.stripe.com in production); the sandbox at /stripe."""
+    stripe_secret_key: SecretStr = SecretStr(SANDBOX_STRIPE_SECRET_KEY)
+    stripe_webhook_secrets: list[SecretStr] = Field(
+        default_factory=lambda: [SecretStr(SANDBOX_STRIPE_WEBHOOK_SECRET)]
+    )
+    """Signing secrets (whsec_...) of the webhook endpoint, as a JSON list: more than one while
+    a secret is being rolled. The sandbox signs with the first."""
+    stripe_webhook_tolerance_seconds: int = Field(default=300, ge=1)
+    """How old a webhook's signature timestamp may be (replays of old deliveries are refused)."""
+    stripe_sandbox_webhook_url: str = ""
+    """Where the Stripe sandbox posts its webhook events; default the portal's /webhooks/stripe."""
 
     # Login (OpenID Connect). Client authentication is client_secret_basic when a secret is
     # set, otherwise private_key_jwt with the private key (PEM or JWK) at *_private_key_path.
@@ -190,6 +201,28 @@ class Settings(BaseSettings):
         if problems:
             raise ValueError("; ".join(problems))
         return self
+
+    @property
+    def stripe_enabled(self) -> bool:
+        """Online payment is offered. Production needs Stripe itself with a real key; until
+        it is configured, citizens pay by transfer only (nothing points at a sandbox)."""
+        if not self.is_production:
+            return True
+        base = self.stripe_api_base.rstrip("/")
+        host = base.split("://", 1)[-1].split("/", 1)[0].rsplit(":", 1)[0]
+        return not (
+            base.startswith(self.sandbox_base_url.rstrip("/"))
+            or host in _LOOPBACK_HOSTS
+            or self.stripe_secret_key.get_secret_value() == SANDBOX_STRIPE_SECRET_KEY
+        )
+
+    @property
+    def stripe_webhook_secret_values(self) -> list[str]:
+        """The webhook secrets to accept; in production never the sandbox's known one."""
+        values = [s.get_secret_value() for s in self.stripe_webhook_secrets]
+        if self.is_production:
+            values = [v for v in values if v != SANDBOX_STRIPE_WEBHOOK_SECRET]
+        return values
 
     def _magda_problems(self) -> list[str]:
         """Production talks to the real MAGDA gateway with its own key, never the sandbox."""

@@ -8,9 +8,9 @@ from litestar import Request, get, post
 from litestar.response import Template
 
 from shared.errors import NotFound, TooManyAttempts
-from shared.services import access_codes
+from shared.services import access_codes, payment_view
 from shared.web import NO_STORE
-from shared.web.params import Form
+from shared.web.params import DbSession, Form
 
 
 @get("/code", name="code_form", cache_control=NO_STORE)
@@ -19,7 +19,7 @@ async def code_form() -> Template:
 
 
 @post("/code", name="code_open", sync_to_thread=True, cache_control=NO_STORE)
-def code_open(request: Request[Any, Any, Any], data: Form) -> Template:
+def code_open(request: Request[Any, Any, Any], db_session: DbSession, data: Form) -> Template:
     typed = data.get("code", "")
     typed = typed if isinstance(typed, str) else ""
     client = request.client.host if request.client else "unknown"
@@ -31,4 +31,8 @@ def code_open(request: Request[Any, Any, Any], data: Form) -> Template:
             context={"code": typed, "error": error.message},
             status_code=error.status_code,
         )
-    return Template(template_name="code_summary.html", context={"summary": summary})
+    panel = payment_view.panel(db_session, summary.payment) if summary.payment else None
+    return Template(
+        template_name="code_summary.html",
+        context={"summary": summary, "payment_panel": panel, "pay_code": typed},
+    )

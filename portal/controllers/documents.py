@@ -10,7 +10,7 @@ from litestar.response import Redirect, Template
 from litestar.status_codes import HTTP_303_SEE_OTHER
 
 from shared.services import experience as experience_service
-from shared.services import portal
+from shared.services import payment_view, portal
 from shared.web import NO_STORE
 from shared.web.params import Citizen, DbSession, Form, FromPath, FromQuery, form_value
 from shared.web.sessions import citizen_guard, citizen_session
@@ -54,13 +54,18 @@ def document(
     citizen: Citizen,
     token: FromPath[str],
     bedankt: FromQuery[bool] = False,
+    betaling: FromQuery[str] = "",
 ) -> Template:
+    view = portal.citizen_document(db_session, _digest(citizen), token)
     return Template(
         template_name="document.html",
         context={
-            "view": portal.citizen_document(db_session, _digest(citizen), token),
+            "view": view,
             "citizen_name": citizen.display_name,
             "thanked": bedankt,
+            # Paying (portal/templates/_payment.html); `betaling` is what came back from it.
+            "payment_panel": payment_view.panel(db_session, view.payment) if view.payment else None,
+            "payment_notice": betaling,
         },
     )
 

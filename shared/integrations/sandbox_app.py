@@ -25,6 +25,7 @@ from shared.integrations.oidc.sandbox import (
     SandboxClient,
     create_oidc_sandbox_router,
 )
+from shared.integrations.stripe.sandbox import StripeSandbox, create_stripe_sandbox
 from shared.integrations.tsa.sandbox import create_tsa_sandbox_router
 
 PAGE = """<!doctype html><html lang="nl"><head><meta charset="utf-8">
@@ -115,11 +116,14 @@ def create_sandbox_app(
     oidc_clients: Sequence[SandboxClient] | None = None,
     base_url: str | None = None,
     magda: MagdaSandbox | None = None,
+    stripe: StripeSandbox | None = None,
 ) -> Litestar:
     """The sandbox server. `base_url` is its public address (default: the sandbox_base_url
     setting); the OpenID Provider's issuer is `base_url + "/oidc"`. `oidc_clients` default to
     `default_oidc_clients()`. The MAGDA gateway lives at /magda (`magda`: a sandbox object
-    to control from a test; default one trusting the configured client key). Raises
+    to control from a test; default one trusting the configured client key). Stripe lives at
+    /stripe (`stripe`: a sandbox object to control from a test; default one posting its
+    webhooks to the portal with the configured secret). Raises
     ConfigError when ZEGEL_ENV=production."""
     settings = get_settings()
     issuer = (base_url or settings.sandbox_base_url).rstrip("/") + "/oidc"
@@ -135,7 +139,9 @@ def create_sandbox_app(
             '<li><a href="/oidc">Testaanmelding (OpenID Provider)</a></li>'
             '<li><a href="/tsa">Tijdstempeldienst (RFC 3161)</a></li>'
             '<li><a href="/magda">MAGDA: rijksregister, eBox en Documentendienst</a>'
-            ' (<a href="/magda/ebox">eBox van de testburgers</a>)</li></ul>'
+            ' (<a href="/magda/ebox">eBox van de testburgers</a>)</li>'
+            "<li>Stripe: betaalsessies, terugbetalingen en ondertekende webhooks onder /stripe"
+            "</li></ul>"
         )
         return PAGE.format(title="Zegel — zandbakken", body=body)
 
@@ -158,6 +164,18 @@ def create_sandbox_app(
     magda_router = create_magda_sandbox_router(
         public_url=(base_url or settings.sandbox_base_url).rstrip("/") + "/magda", sandbox=magda
     )
+    stripe_sandbox = stripe or create_stripe_sandbox(
+        public_url=(base_url or settings.sandbox_base_url).rstrip("/") + "/stripe"
+    )
     return Litestar(
-        route_handlers=[index, mail, healthz, oidc, create_tsa_sandbox_router(), magda_router]
+        route_handlers=[
+            index,
+            mail,
+            healthz,
+            oidc,
+            create_tsa_sandbox_router(),
+            magda_router,
+            stripe_sandbox.router("/stripe"),
+        ],
+        on_shutdown=[stripe_sandbox.stop],
     )

@@ -17,6 +17,20 @@ from shared.pdf.letters import FONTS
 
 
 @dataclass(frozen=True)
+class CoverPayment:
+    """How to pay by bank transfer: printed as text and as an EPC QR code ("BCD" payload)
+    that banking apps scan. Values come formatted for print."""
+
+    amount: str
+    iban: str
+    bic: str | None
+    beneficiary: str
+    structured_communication: str
+    due_date: str
+    epc_payload: str
+
+
+@dataclass(frozen=True)
 class CoverPage:
     sender_name: str
     recipient_name: str
@@ -28,6 +42,7 @@ class CoverPage:
     access_code: str
     register_number: str
     subject: str
+    payment: CoverPayment | None = None
 
 
 def render_cover_page(cover: CoverPage) -> bytes:
@@ -70,14 +85,55 @@ def render_cover_page(cover: CoverPage) -> bytes:
     pdf.set_font("Liberation", "B", 16)
     pdf.cell(0, 9, cover.access_code, new_x="LMARGIN", new_y="NEXT")
 
-    qr = segno.make(cover.portal_url, error="m")
-    size = 40.0
+    _draw_qr(
+        pdf, segno.make(cover.portal_url, error="m"), left=25.0, top=pdf.get_y() + 8, size=40.0
+    )
+    if cover.payment is not None:
+        _payment_block(pdf, cover.payment)
+    return bytes(pdf.output())
+
+
+def _draw_qr(pdf: FPDF, qr: segno.QRCode, *, left: float, top: float, size: float) -> None:
     modules = qr.symbol_size(scale=1, border=0)[0]
     cell = size / modules
-    top, left = pdf.get_y() + 8, 25.0
     pdf.set_fill_color(0, 0, 0)
     for row_index, row in enumerate(qr.matrix):
         for column_index, dark in enumerate(row):
             if dark:
                 pdf.rect(left + column_index * cell, top + row_index * cell, cell, cell, style="F")
-    return bytes(pdf.output())
+
+
+def _payment_block(pdf: FPDF, payment: CoverPayment) -> None:
+    """Bottom of the page: the transfer's details on the left, the EPC QR code on the right
+    (error correction M, as EPC069-12 prescribes; a quiet zone is left around it)."""
+    top = 214.0
+    pdf.set_draw_color(0, 0, 0)
+    pdf.line(25, top - 4, 190, top - 4)
+    pdf.set_xy(25, top)
+    pdf.set_font("Liberation", "B", 12)
+    pdf.cell(0, 6, "Betalen met een overschrijving", new_x="LMARGIN", new_y="NEXT")
+    pdf.ln(1)
+    rows = [
+        ("Bedrag", payment.amount),
+        ("Rekeningnummer", payment.iban),
+        *([("BIC", payment.bic)] if payment.bic else []),
+        ("Begunstigde", payment.beneficiary),
+        ("Mededeling", payment.structured_communication),
+        ("Uiterlijk op", payment.due_date),
+    ]
+    for label, value in rows:
+        pdf.set_x(25)
+        pdf.set_font("Liberation", "", 10.5)
+        pdf.cell(38, 6.5, label)
+        pdf.set_font("Liberation", "B", 11 if label != "Mededeling" else 12)
+        pdf.cell(85, 6.5, value, new_x="LMARGIN", new_y="NEXT")
+    pdf.set_font("Liberation", "", 9)
+    pdf.set_x(25)
+    pdf.multi_cell(
+        110,
+        4.5,
+        "Gebruik de gestructureerde mededeling: zo wordt uw betaling automatisch herkend."
+        " Of scan de QR-code rechts met uw bankapp.",
+    )
+    qr = segno.make(payment.epc_payload, error="m", boost_error=False, micro=False)
+    _draw_qr(pdf, qr, left=150.0, top=top + 2, size=38.0)

@@ -67,7 +67,7 @@ from shared import jobs
 from shared.config import get_settings
 from shared.db import session_scope, utcnow
 from shared.errors import DomainError, InvalidInput, NotFound
-from shared.i18n import gettext
+from shared.i18n import format_date, format_money, gettext
 from shared.integrations.magda import (
     Address,
     Attachment,
@@ -89,10 +89,12 @@ from shared.models.dispatch import (
     RegisterCounter,
 )
 from shared.models.documents import Document, DocumentStatus
+from shared.models.payments import PaymentRequest, PaymentRequestStatus
 from shared.models.people import EboxStatus, Organisation, Recipient, RecipientKind
-from shared.pdf.cover import CoverPage, render_cover_page
+from shared.pdf.cover import CoverPage, CoverPayment, render_cover_page
 from shared.protection import unseal
-from shared.services import access_codes, audit, transitions
+from shared.services import access_codes, audit, payment_view, transitions
+from shared.services.payment_references import format_iban, format_ogm
 from shared.services.recipients import Requester, magda_client, refresh_ebox_consent
 from shared.storage import get_storage
 from shared.timeutil import BRUSSELS, today
@@ -570,6 +572,8 @@ class _Prepared:
     file_name: str
     portal_url: str
     access_code: str | None
+    payment: CoverPayment | None = None
+    """How to pay by transfer, on the paper letter's cover page."""
 
 
 @dataclass(frozen=True)
@@ -729,6 +733,14 @@ def _prepare(session: Session, dispatch_ids: Sequence[uuid.UUID]) -> list[_Prepa
             select(Organisation).where(Organisation.id.in_({d.organisation_id for d in dispatches}))
         )
     }
+    payment_requests = {
+        p.document_id: p
+        for p in session.scalars(
+            select(PaymentRequest).where(
+                PaymentRequest.document_id.in_([d.document_id for d in dispatches])
+            )
+        )
+    }
     prepared = []
     year = today().year
     counters: dict[uuid.UUID, RegisterCounter] = {}
@@ -763,10 +775,35 @@ def _prepare(session: Session, dispatch_ids: Sequence[uuid.UUID]) -> list[_Prepa
                 access_code=access_codes.display(document.access_code)
                 if document.access_code and dispatch.channel is not Channel.EBOX
                 else None,
+                payment=_cover_payment(
+                    payment_requests.get(document.id), organisations[dispatch.organisation_id]
+                )
+                if dispatch.channel is not Channel.EBOX
+                else None,
             )
         )
     session.flush()
     return prepared
+
+
+def _cover_payment(
+    request: PaymentRequest | None, organisation: Organisation
+) -> CoverPayment | None:
+    """The transfer details for the cover page, while the request asks for money."""
+    if request is None or request.status not in (
+        PaymentRequestStatus.OPEN,
+        PaymentRequestStatus.PARTIALLY_PAID,
+    ):
+        return None
+    return CoverPayment(
+        amount=format_money(request.amount_cents),
+        iban=format_iban(request.iban),
+        bic=request.bic,
+        beneficiary=organisation.name,
+        structured_communication=format_ogm(request.structured_communication),
+        due_date=format_date(request.due_date),
+        epc_payload=payment_view.epc_for(request, organisation.name, request.amount_cents),
+    )
 
 
 def build_message(prepared: _Prepared) -> OutgoingMessage:
@@ -791,6 +828,7 @@ def build_message(prepared: _Prepared) -> OutgoingMessage:
                 access_code=prepared.access_code,
                 register_number=prepared.register_number,
                 subject=prepared.subject,
+                payment=prepared.payment,
             )
         )
         attachments.insert(0, Attachment("voorblad.pdf", cover))

@@ -12,6 +12,7 @@ communication in the structured remittance element, as Belgian banks expect.
 
 from __future__ import annotations
 
+import html
 import io
 import re
 import secrets
@@ -249,7 +250,9 @@ def epc_qr_svg(transfer: EpcTransfer, *, title: str, scale: int = 4) -> str:
         lineclass=None,
         omitsize=False,
     )
-    return out.getvalue().decode("utf-8")
+    svg = out.getvalue().decode("utf-8")
+    label = html.escape(title, quote=True)
+    return svg.replace("<svg ", f'<svg role="img" aria-label="{label}" ', 1)
 
 
 def ogm_transfer(

@@ -555,12 +555,12 @@ def record_provider_refund(
 ) -> PaymentRefund | None:
     """A refund the payment provider reports (Stripe's charge.refunded), recorded once by its
     id. The provider is the truth here: no expected amount, but never more than was paid."""
+    locked = _locked_payment(session, payment.id)  # first: a concurrent recording waits here
     existing = session.scalars(
         select(PaymentRefund).where(PaymentRefund.external_id == external_id)
     ).one_or_none()
     if existing is not None:
         return existing
-    locked = _locked_payment(session, payment.id)
     refundable = refundable_cents(locked)
     if amount_cents <= 0 or refundable <= 0:
         return None

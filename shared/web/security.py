@@ -61,8 +61,9 @@ CSRF_FORM_FIELD = "_csrf_token"
 CSRF_FAILED_DETAIL = "CSRF token verification failed"
 """The detail of Litestar's PermissionDeniedException when the token is missing or wrong."""
 
-CSRF_EXCLUDE = ("^/healthz$", "^/metrics$", "^/api/", "^/static/")
-"""Paths without CSRF: probes, static files and the API (which authenticates by key)."""
+CSRF_EXCLUDE = ("^/healthz$", "^/metrics$", "^/api/", "^/static/", "^/webhooks/")
+"""Paths without CSRF: probes, static files, the API (which authenticates by key) and webhooks
+(which authenticate by their signature)."""
 
 NO_STORE = CacheControlHeader(no_store=True)
 """Cache-Control for pages with personal data: `@get(..., cache_control=NO_STORE)`."""

@@ -118,3 +118,35 @@ def test_unknown_environment_is_one_clear_line(monkeypatch: pytest.MonkeyPatch) 
         load_settings()
     assert str(raised.value).startswith("Invalid configuration: ZEGEL_ENV:")
     assert "\n" not in str(raised.value)
+
+
+def test_production_offers_online_payment_only_with_stripe_itself() -> None:
+    production = {
+        "env": "production",
+        "secret_key": STRONG,
+        "audit_key": STRONG + "a",
+        "protection_key": STRONG + "b",
+        "sandboxes_enabled": False,
+        **REAL_CLIENTS,
+    }
+    unconfigured = load_settings(**production)
+    assert not unconfigured.stripe_enabled
+    assert unconfigured.stripe_webhook_secret_values == []  # the sandbox's secret is public
+    configured = load_settings(
+        **production,
+        stripe_api_base="https://api.stripe.com",
+        stripe_secret_key="sk_live_" + STRONG,
+        stripe_webhook_secrets=["whsec_" + STRONG],
+    )
+    assert configured.stripe_enabled
+    assert configured.stripe_webhook_secret_values == ["whsec_" + STRONG]
+    assert load_settings(env="development").stripe_enabled
+
+
+def test_stripe_webhook_secrets_are_a_list_for_rotation(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ZEGEL_STRIPE_WEBHOOK_SECRETS", '["whsec_new", "whsec_old"]')
+    settings = load_settings()
+    assert [s.get_secret_value() for s in settings.stripe_webhook_secrets] == [
+        "whsec_new",
+        "whsec_old",
+    ]
