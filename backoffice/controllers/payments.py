@@ -18,12 +18,12 @@ from litestar.status_codes import HTTP_303_SEE_OTHER
 
 from backoffice.charts import BarChart, bar_chart
 from backoffice.controllers.intake import _upload
-from shared.errors import FieldErrors, InvalidInput
+from shared.errors import DomainError, FieldErrors, InvalidInput
 from shared.i18n import format_date, format_money
 from shared.i18n import gettext as _
 from shared.models.bank_statements import LineStatus, ReviewReason
 from shared.models.payments import PAYMENT_STATES
-from shared.services import bank_statements, desk_payments, payment_overview, payments
+from shared.services import bank_statements, desk_payments, payment_overview
 from shared.services.registration import document_type_label
 from shared.web import NO_STORE
 from shared.web.params import DbSession, Form, FromPath, FromQuery, MultipartForm, Staff, form_value
@@ -180,7 +180,7 @@ def payment_refund(
         prefix + "reden": form_value(data, prefix + "reden"),
     }
     try:
-        payment_overview.refund_by_hand(
+        payment_overview.refund_payment(
             db_session,
             staff,
             request_id,
@@ -194,7 +194,7 @@ def payment_refund(
         return _detail_page(
             db_session, staff, request_id, errors=dict(error.errors), form=form, status_code=422
         )
-    except (InvalidInput, payments.RefundMismatch) as error:
+    except DomainError as error:
         db_session.rollback()
         return _detail_page(
             db_session,

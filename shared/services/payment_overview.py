@@ -38,7 +38,7 @@ from shared.models.payments import (
     PaymentStatus,
 )
 from shared.models.people import Recipient, StaffRole
-from shared.services import payments
+from shared.services import online_payments, payments
 from shared.services.access import StaffContext
 from shared.services.payments import Balance
 from shared.services.registration import document_type_label, parse_amount_cents
@@ -609,7 +609,7 @@ def _describe(event: AuditEvent) -> TimelineEntry:
 # --- Refunds -------------------------------------------------------------------------------
 
 
-def refund_by_hand(
+def refund_payment(
     session: Session,
     staff: StaffContext,
     request_id: uuid.UUID,
@@ -619,9 +619,11 @@ def refund_by_hand(
     reason: str,
     seen_refundable: str,
 ) -> PaymentRefund:
-    """Record a refund finance made themselves (a transfer back, cash at the desk), guarded by
-    the refundable amount the page showed (`seen_refundable`, cents): when it changed
-    meanwhile, payments.RefundMismatch and nothing is refunded. FieldErrors on bad input."""
+    """Refund a payment: through Stripe for card and Bancontact (pay-core's
+    `online_payments.refund_online`), else record the refund finance made themselves (a
+    transfer back, cash at the desk). Guarded by the refundable amount the page showed
+    (`seen_refundable`, cents): when it changed meanwhile, payments.RefundMismatch and nothing
+    is refunded. FieldErrors on bad input."""
     staff.require(*FINANCE_ROLES)
     request = request_for_staff(session, staff, request_id)
     payment = session.scalars(
@@ -634,13 +636,6 @@ def refund_by_hand(
     if payment is None:
         raise NotFound(_("Deze betaling bestaat niet of hoort bij een ander bestuur."))
     prefix = f"terugbetaling-{payment.id}-"
-    if payment.method in ONLINE_METHODS:
-        raise InvalidInput(
-            _(
-                "Een betaling met kaart of Bancontact wordt via Stripe terugbetaald,"
-                " niet met de hand."
-            )
-        )
     errors: dict[str, str] = {}
     cents: int | None = None
     try:
@@ -659,6 +654,15 @@ def refund_by_hand(
     if errors:
         raise FieldErrors(errors)
     assert cents is not None
+    if payment.method in ONLINE_METHODS:
+        return online_payments.refund_online(
+            session,
+            payment=payment,
+            amount_cents=cents,
+            expected_refundable_cents=int(seen_refundable),
+            actor=staff.actor,
+            reason=reason,
+        )
     return payments.refund(
         session,
         payment=payment,

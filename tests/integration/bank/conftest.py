@@ -16,6 +16,7 @@ from shared.services import payments
 from shared.services.access import StaffContext
 from shared.web import ZegelApp
 from tests import factories
+from tests.integration.payments.conftest import stripe, stripe_server  # noqa: F401 - fixtures
 
 IBAN_A = "BE71096123456769"
 IBAN_B = "BE94735001234514"
