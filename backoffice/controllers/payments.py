@@ -249,7 +249,9 @@ def statement_upload(
 ) -> Template | Redirect:
     upload = _upload(data.get("bestand"))
     if upload is None:
-        return _statements_page(db_session, staff, _("Kies een CAMT.053-bestand (XML)."), 422)
+        return _statements_page(
+            db_session, staff, _("Kies een CAMT.053-bestand (XML) of een CODA-bestand."), 422
+        )
     try:
         result = bank_statements.import_statement(
             db_session, staff, file_name=upload[0], content=upload[1]

@@ -1,7 +1,8 @@
-"""Bank statements: import CAMT.053 (ISO 20022 BkToCstmrStmt) files and reconcile their lines.
+"""Bank statements: import CAMT.053 (ISO 20022 BkToCstmrStmt) or CODA files and reconcile
+their lines.
 
-- `parse_camt053` reads and checks the whole file first; a malformed file raises InvalidInput
-  with every problem found (in Dutch) and nothing is stored.
+- `parse_camt053` and `parse_coda` read and check the whole file first; a malformed file
+  raises InvalidInput with every problem found (in Dutch) and nothing is stored.
 - `import_statement` stores each statement once per (organisation, account, statement id) and
   each line once per (organisation, account, entry reference): importing the same file again,
   or a statement that overlaps an earlier one, stores and books nothing twice.
@@ -33,6 +34,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError as SAIntegrityError
 from sqlalchemy.orm import Session, joinedload
+from stdnum import iban as stdnum_iban
 
 from shared.db import utcnow
 from shared.errors import DomainError, InvalidInput, NotFound
@@ -367,6 +369,212 @@ def _remittance_text(tx: ET.Element) -> str | None:
     return text or None
 
 
+# --- Reading a CODA file (Febelfin "gecodeerde berichtgeving", version 2) ------------------
+
+CODA_LINE = 128
+
+
+@dataclass
+class _CodaMovement:
+    sequence: str
+    detail: str
+    bank_reference: str
+    is_credit: bool
+    amount_cents: int
+    value_date: date | None
+    entry_date: date | None
+    structured: str | None
+    text: str
+    counterparty_name: str | None = None
+    counterparty_iban: str | None = None
+
+
+def _coda_date(value: str) -> date | None:
+    if value.strip("0 ") == "":
+        return None
+    if not value.isdigit():
+        return None
+    try:
+        return date(2000 + int(value[4:6]), int(value[2:4]), int(value[0:2]))
+    except ValueError:
+        return None
+
+
+def _coda_account(structure: str, zone: str) -> str:
+    """The IBAN of the account in a record 1 (structure 2 or 3: an IBAN; 0: a Belgian
+    account number, turned into its IBAN)."""
+    if structure == "2":
+        return zone[:31].strip().replace(" ", "").upper()
+    if structure == "3":
+        return zone[:34].strip().replace(" ", "").upper()
+    if structure == "0" and zone[:12].isdigit():
+        bban = zone[:12]
+        return f"BE{stdnum_iban.calc_check_digits('BE00' + bban)}{bban}"
+    return zone[:34].strip().replace(" ", "").upper()
+
+
+def is_coda(content: bytes) -> bool:
+    first = content.lstrip(b"\xef\xbb\xbf").split(b"\n", 1)[0].rstrip(b"\r")
+    return first[:1] == b"0" and 100 <= len(first) <= CODA_LINE and first[1:5].isdigit()
+
+
+def parse_coda(content: bytes) -> list[ParsedStatement]:
+    """Read a CODA file; InvalidInput listing the problems (nothing stored) when it is not one.
+
+    A movement with details (detail number above 0000, a globalisation by the bank) counts by
+    its details, never twice. Structured communications are types 101 and 102."""
+    try:
+        text = content.decode("utf-8")
+    except UnicodeDecodeError:
+        text = content.decode("latin-1")
+    text = text.lstrip("\ufeff")
+    problems: list[str] = []
+    statements: list[ParsedStatement] = []
+    header_date: date | None = None
+    account = ""
+    paper_sequence = coda_sequence = ""
+    movements: list[_CodaMovement] = []
+    last: _CodaMovement | None = None
+    in_statement = False
+    for number, raw in enumerate(text.splitlines(), start=1):
+        if not raw.strip():
+            continue
+        if len(raw) > CODA_LINE:
+            problems.append(_("Regel %(n)d is langer dan 128 tekens.") % {"n": number})
+            continue
+        line = raw.ljust(CODA_LINE)
+        kind = line[0]
+        if kind == "0":
+            if in_statement:
+                problems.append(
+                    _(
+                        "Regel %(n)d: een nieuw uittreksel begint voor het vorige"
+                        " afgesloten is (record 9)."
+                    )
+                    % {"n": number}
+                )
+            in_statement = True
+            header_date = _coda_date(line[5:11])
+            account, movements, last = "", [], None
+            if header_date is None:
+                problems.append(_("Regel %(n)d: de aanmaakdatum is ongeldig.") % {"n": number})
+        elif not in_statement:
+            problems.append(_("Regel %(n)d: het bestand begint niet met record 0.") % {"n": number})
+            break
+        elif kind == "1":
+            account = _coda_account(line[1], line[5:42])
+            paper_sequence, coda_sequence = line[2:5], line[125:128]
+            if not account:
+                problems.append(_("Regel %(n)d: de rekening ontbreekt.") % {"n": number})
+        elif kind == "2" and line[1] == "1":
+            amount = line[32:47]
+            if line[31] not in "01" or not amount.isdigit() or int(amount) % 10:
+                problems.append(
+                    _("Regel %(n)d: het bedrag of het teken van de beweging is ongeldig.")
+                    % {"n": number}
+                )
+                last = None
+                continue
+            structured = None
+            if line[61] == "1" and line[62:65] in ("101", "102"):
+                structured = line[65:77]
+            last = _CodaMovement(
+                sequence=line[2:6],
+                detail=line[6:10],
+                bank_reference=line[10:31].strip(),
+                is_credit=line[31] == "0",
+                amount_cents=int(amount) // 10,
+                value_date=_coda_date(line[47:53]),
+                entry_date=_coda_date(line[115:121]),
+                structured=structured,
+                text="" if line[61] == "1" else line[62:115],
+            )
+            movements.append(last)
+        elif kind == "2" and line[1] == "2":
+            if last is not None and last.structured is None:
+                last.text += line[10:63]
+        elif kind == "2" and line[1] == "3":
+            if last is not None:
+                tokens = line[10:47].split()
+                last.counterparty_iban = tokens[0] if tokens else None
+                last.counterparty_name = line[47:82].strip() or None
+                if last.structured is None:
+                    last.text += line[82:115]
+        elif kind in ("3", "4", "8"):
+            continue  # information, free communication, new balance: nothing to book
+        elif kind == "9":
+            if not account:
+                problems.append(
+                    _("Regel %(n)d: het uittreksel heeft geen record 1 (oud saldo).")
+                    % {"n": number}
+                )
+            else:
+                statements.append(
+                    _coda_statement(account, header_date, paper_sequence, coda_sequence, movements)
+                )
+            in_statement = False
+        else:
+            problems.append(
+                _("Regel %(n)d: onbekend recordtype ‘%(kind)s’.") % {"n": number, "kind": line[:2]}
+            )
+    if in_statement:
+        problems.append(_("Het bestand eindigt zonder record 9."))
+    if not statements and not problems:
+        problems.append(_("Het bestand bevat geen uittreksel."))
+    if problems:
+        shown = problems[:MAX_PROBLEMS]
+        more = len(problems) - len(shown)
+        message = "\n".join(shown)
+        if more:
+            message += "\n" + _("… en nog %(count)d andere problemen.") % {"count": more}
+        raise InvalidInput(
+            _("Het uittreksel is niet ingelezen; er is niets veranderd.") + "\n" + message
+        )
+    return statements
+
+
+def _coda_statement(
+    account: str,
+    created: date | None,
+    paper_sequence: str,
+    coda_sequence: str,
+    movements: list[_CodaMovement],
+) -> ParsedStatement:
+    with_details = {m.sequence for m in movements if m.detail != "0000"}
+    lines = []
+    for m in movements:
+        if m.detail == "0000" and m.sequence in with_details:
+            continue  # the total of a globalisation: its details are booked instead
+        reference = m.bank_reference or f"{created}-{coda_sequence}-{m.sequence}"
+        if m.detail != "0000":
+            reference = f"{reference}/{m.detail}"
+        text = " ".join(m.text.split()) or None
+        lines.append(
+            ParsedLine(
+                entry_reference=reference[:140],
+                booking_date=m.entry_date,
+                value_date=m.value_date,
+                booked_at=None,
+                amount_cents=m.amount_cents,
+                currency="EUR",
+                is_credit=m.is_credit,
+                counterparty_name=m.counterparty_name,
+                counterparty_iban=m.counterparty_iban,
+                structured_references=(m.structured,) if m.structured else (),
+                remittance_text=text,
+            )
+        )
+    year = created.year if created else 0
+    return ParsedStatement(
+        message_id=f"CODA-{created.isoformat() if created else ''}-{coda_sequence}",
+        statement_id=f"CODA-{year}-{coda_sequence}-{paper_sequence}",
+        sequence_number=coda_sequence,
+        created_on=None,
+        account_iban=account,
+        lines=tuple(lines),
+    )
+
+
 # --- Finding the structured communication --------------------------------------------------
 
 _OGM_IN_TEXT = re.compile(r"[+*]{3}\s*(\d{3})\s*/?\s*(\d{4})\s*/?\s*(\d{5})\s*[+*]{3}")
@@ -432,9 +640,9 @@ def _organisation_accounts(session: Session, organisation_id: uuid.UUID) -> set[
 def import_statement(
     session: Session, staff: StaffContext, *, file_name: str, content: bytes
 ) -> ImportResult:
-    """Read, store and reconcile a CAMT.053 file, in the caller's transaction."""
+    """Read, store and reconcile a CAMT.053 (or CODA) file, in the caller's transaction."""
     staff.require(*FINANCE_ROLES)
-    parsed = parse_camt053(content)
+    parsed = parse_coda(content) if is_coda(content) else parse_camt053(content)
     accounts = _organisation_accounts(session, staff.organisation_id)
     for statement in parsed:
         if statement.account_iban not in accounts:

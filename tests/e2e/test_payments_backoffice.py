@@ -118,7 +118,7 @@ def test_finance_follows_payments_and_the_desk_gives_a_receipt(
     page.get_by_role("link", name="Rekeninguittreksel inlezen").click()
     assert_accessible(page)
     screenshot(page, "backoffice-bank-statements")
-    page.get_by_label("CAMT.053-bestand").set_input_files(str(camt))
+    page.get_by_label("CAMT.053- of CODA-bestand").set_input_files(str(camt))
     page.get_by_role("button", name="Inlezen").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Uittreksel E2E-STMT-1")
     expect(page.get_by_role("row", name="E2E-1")).to_contain_text("gekoppeld")

@@ -26,6 +26,7 @@ from shared.models.bank_statements import ReviewReason
 from shared.services import bank_statements, payments
 from shared.services.transitions import transition
 from tests.camt import Entry, statement
+from tests.coda import Movement, coda
 from tests.integration.bank.conftest import IBAN_A, World, payment_request
 
 
@@ -332,3 +333,31 @@ def test_the_same_statement_imported_twice_at_once_is_stored_once(
     assert sorted(r.new_lines for r in results) == [0, 20]
     assert session.scalar(select(func.count()).select_from(BankStatement)) == 1
     assert session.scalar(select(func.count()).select_from(Payment)) == 20
+
+
+def test_a_coda_file_imports_and_matches_once(session: Session, world: World) -> None:
+    first = payment_request(session, world.a, amount_cents=12550)
+    second = payment_request(session, world.a, amount_cents=3000)
+    session.commit()
+    content = coda(
+        [
+            Movement("CODAREF0001", 12550, structured=first.structured_communication),
+            Movement("CODAREF0002", 3000, text=f"aanslag {second.structured_communication}"),
+            Movement("CODAREF0003", 4200, text="zonder mededeling"),
+        ],
+        iban=IBAN_A,
+    )
+    result = bank_statements.import_statement(
+        session, world.context(), file_name="uittreksel.cod", content=content
+    )
+    session.commit()
+    assert (result.new_lines, result.matched, result.review) == (3, 2, 1)
+    again = bank_statements.import_statement(
+        session, world.context(), file_name="uittreksel.cod", content=content
+    )
+    session.commit()
+    assert again.changed_nothing
+    session.expire_all()
+    assert first.status is PaymentRequestStatus.PAID
+    assert second.status is PaymentRequestStatus.PAID
+    assert session.scalar(select(func.count()).select_from(Payment)) == 2
