@@ -21,24 +21,21 @@ from sqlalchemy.orm import Session, joinedload
 
 from shared.db import session_scope
 from shared.errors import FieldErrors, InvalidInput, NotFound
-from shared.i18n import N_, format_money, format_structured_communication
+from shared.i18n import N_, format_structured_communication
 from shared.i18n import gettext as _
 from shared.models.audit import AuditEvent
 from shared.models.bank_statements import BankStatementLine
 from shared.models.dispatch import Dispatch
 from shared.models.documents import Document
 from shared.models.payments import (
-    PAYMENT_REQUEST_STATES,
-    PAYMENT_STATES,
     Payment,
     PaymentMethod,
     PaymentRefund,
     PaymentRequest,
     PaymentRequestStatus,
-    PaymentStatus,
 )
 from shared.models.people import Recipient, StaffRole
-from shared.services import online_payments, payments
+from shared.services import online_payments, payments, timeline
 from shared.services.access import StaffContext
 from shared.services.payments import Balance
 from shared.services.registration import document_type_label, parse_amount_cents
@@ -518,9 +515,7 @@ def request_detail(session: Session, staff: StaffContext, request_id: uuid.UUID)
             for line in lines_of_payments
         ],
         balance=payments.balance(session, request),
-        timeline=payment_timeline(
-            session, staff, request, [line.payment for line in lines_of_payments], lines
-        ),
+        timeline=payment_timeline(session, staff, request, lines),
         bank_lines=lines,
     )
 
@@ -529,81 +524,24 @@ def payment_timeline(
     session: Session,
     staff: StaffContext,
     request: PaymentRequest,
-    paid: Sequence[Payment],
     lines: Sequence[BankStatementLine],
 ) -> list[TimelineEntry]:
-    """The audit events of the request, its payments and its bank lines, oldest first."""
-    ids = [str(request.id), *(str(p.id) for p in paid), *(str(line.id) for line in lines)]
-    events = session.scalars(
-        select(AuditEvent)
-        .where(
-            AuditEvent.organisation_id == staff.organisation_id,
-            AuditEvent.object_id.in_(ids),
-        )
-        .order_by(AuditEvent.sequence)
-    ).all()
-    return [_describe(event) for event in events]
-
-
-def _money(data: Mapping[str, object]) -> str:
-    amount = data.get("amount_cents")
-    return format_money(amount) if isinstance(amount, int) else ""
-
-
-def _describe(event: AuditEvent) -> TimelineEntry:
-    data = event.data or {}
-    money = _money(data)
-    tone = "neutral"
-    match event.action:
-        case "payment_request.created":
-            text = _("Betaalverzoek aangemaakt voor %(amount)s") % {"amount": money}
-        case "payment.received":
-            try:
-                method = method_label(PaymentMethod(str(data.get("method"))))
-            except ValueError:
-                method = str(data.get("method", ""))
-            text = _("Betaling ontvangen: %(amount)s, %(method)s") % {
-                "amount": money,
-                "method": method,
-            }
-            tone = "success"
-        case "payment.refunded":
-            text = _("Terugbetaald: %(amount)s") % {"amount": money}
-            if data.get("reason"):
-                text += f" ({data['reason']})"
-            tone = "warning"
-        case "bank_statement_line.assigned":
-            text = _("Lijn van het rekeninguittreksel met de hand gekoppeld (%(amount)s)") % {
-                "amount": money
-            }
-            tone = "success"
-        case "bank_statement_line.dismissed":
-            text = _("Lijn van het rekeninguittreksel afgewezen: %(reason)s") % {
-                "reason": data.get("reason", "")
-            }
-        case "payment_reminder.created":
-            text = _("Herinnering %(level)s aangemaakt voor %(amount)s") % {
-                "level": data.get("level", ""),
-                "amount": money,
-            }
-            tone = "warning"
-        case _ if event.object_type == PAYMENT_REQUEST_STATES.name and event.status_after:
-            try:
-                label = PAYMENT_REQUEST_STATES.label(PaymentRequestStatus(event.status_after))
-            except ValueError:
-                label = event.status_after
-            text = _("Betaalverzoek: %(status)s") % {"status": _(label)}
-            if event.status_after == PaymentRequestStatus.PAID.value:
-                tone = "success"
-        case _ if event.object_type == PAYMENT_STATES.name and event.status_after:
-            try:
-                label = PAYMENT_STATES.label(PaymentStatus(event.status_after))
-            except ValueError:
-                label = event.status_after
-            text = _("Betaling: %(status)s") % {"status": _(label)}
-        case _:
-            text = event.action
-    return TimelineEntry(event.occurred_at, text, event.actor_label, tone)
+    """The request's timeline (timeline.payment_request_timeline: the request and its
+    payments) with the events of the bank statement lines finance assigned to it or looked
+    at, oldest first."""
+    entries = timeline.payment_request_timeline(session, staff.organisation_id, request.id)
+    if lines:
+        events = session.scalars(
+            select(AuditEvent)
+            .where(
+                AuditEvent.organisation_id == staff.organisation_id,
+                AuditEvent.object_id.in_([str(line.id) for line in lines]),
+            )
+            .order_by(AuditEvent.sequence)
+        ).all()
+        entries.extend(timeline.describe(event) for event in events)
+        entries.sort(key=lambda entry: entry.occurred_at)
+    return entries
 
 
 # --- Refunds -------------------------------------------------------------------------------

@@ -85,9 +85,10 @@ def sandbox(live_server: ServeApp, portal_url: str, backoffice_url: str) -> Iter
     """The sandboxes on loopback, as `zegel demo` runs them: both apps log in at its OpenID
     Provider (with the settings' client ids and secrets), sign with its TSA and the demo
     signers' development PKI, and send e-mail to its SMTP sink. Links in e-mails lead to the
-    apps under test."""
+    apps under test. Payments go to its Stripe, which posts signed webhooks to the portal."""
     from shared.integrations.oidc.client import OidcClient
     from shared.integrations.sandbox_app import create_sandbox_app
+    from shared.integrations.stripe.client import reset_gateway as reset_stripe_gateway
     from shared.services import auth
     from shared.services.demo_data import (
         DEMO_SIGNER_PASSPHRASE,
@@ -103,13 +104,17 @@ def sandbox(live_server: ServeApp, portal_url: str, backoffice_url: str) -> Iter
         environment.setenv(DEMO_SIGNER_PASSPHRASE_ENV, DEMO_SIGNER_PASSPHRASE)
         environment.setenv("ZEGEL_SMTP_HOST", "127.0.0.1")
         environment.setenv("ZEGEL_SMTP_PORT", str(sink.port))
-        environment.setenv("ZEGEL_SIGNING_DIGEST_DELAY_SECONDS", "1")
+        # Long enough for a journey that screens two letters one after the other, on a busy
+        # machine, to land both in one digest round (1 s was not: a second digest followed).
+        environment.setenv("ZEGEL_SIGNING_DIGEST_DELAY_SECONDS", "5")
         environment.setenv("ZEGEL_PORTAL_BASE_URL", portal_url)
         environment.setenv("ZEGEL_BACKOFFICE_BASE_URL", backoffice_url)
         environment.setenv("ZEGEL_MAGDA_BASE_URL", f"{base}/magda")
         environment.setenv("ZEGEL_MAGDA_LEGAL_BASIS", "Beraadslaging IVC nr. 26/000 (e2e)")
         environment.setenv("ZEGEL_MAGDA_SANDBOX_STEP_SECONDS", "1")
+        environment.setenv("ZEGEL_STRIPE_API_BASE", f"{base}/stripe")
         get_settings.cache_clear()
+        reset_stripe_gateway()
         ensure_demo_pki()
         live_server(create_sandbox_app(sink, base_url=base), sock)
         for app in auth.App:
@@ -119,6 +124,7 @@ def sandbox(live_server: ServeApp, portal_url: str, backoffice_url: str) -> Iter
         for app in auth.App:
             auth.use_provider(app, None)
     get_settings.cache_clear()
+    reset_stripe_gateway()
 
 
 @pytest.fixture(scope="package")

@@ -123,17 +123,6 @@ def register_decision_with_two_letters(page: Page, backoffice_url: str) -> None:
     log_out(page)
 
 
-def _wait_for_mail(sandbox: Sandbox, address: str, timeout: float = 15) -> list[ReceivedMail]:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = [m for m in sandbox.mail.messages if address in m.recipients]
-        if found:
-            time.sleep(1.5)  # a second digest would arrive within the debounce window
-            return [m for m in sandbox.mail.messages if address in m.recipients]
-        time.sleep(0.2)
-    raise AssertionError(f"no e-mail for {address} within {timeout} s")
-
-
 def test_decision_registered_screened_signed_by_director_as_batch_then_by_mayor(
     page: Page,
     page_console: Console,

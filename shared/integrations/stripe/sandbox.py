@@ -323,8 +323,9 @@ class StripeSandbox:
             self._set_expired(session)
             return self._public_session(session, [])
 
-    def pay(self, session_id: str, method: str) -> dict[str, Any]:
-        """The tester paid on the hosted page: the session completes and is paid."""
+    def pay(self, session_id: str, method: str, *, delayed: bool = False) -> dict[str, Any]:
+        """The tester paid on the hosted page: the session completes and is paid. `delayed`:
+        a method that confirms later (the session completes unpaid; `settle` decides)."""
         with self._lock:
             session = self._session(session_id)
             if session["status"] != "open":
@@ -364,11 +365,36 @@ class StripeSandbox:
                 "payment_method_types": [method],
                 "status": "succeeded",
             }
+            if delayed:
+                self.charges[charge_id].update(status="pending", paid=False)
+                self.intents[intent_id]["status"] = "processing"
             session.update(
-                status="complete", payment_status="paid", payment_intent=intent_id, _error=None
+                status="complete",
+                payment_status="unpaid" if delayed else "paid",
+                payment_intent=intent_id,
+                _error=None,
             )
             public = self._public_session(session, [])
             self._emit("checkout.session.completed", public)
+            return public
+
+    def settle(self, session_id: str, *, succeeded: bool) -> dict[str, Any]:
+        """A delayed payment is confirmed or fails: checkout.session.async_payment_succeeded
+        or _failed."""
+        with self._lock:
+            session = self._session(session_id)
+            intent = self.intents[session["payment_intent"]]
+            charge = self.charges[intent["latest_charge"]]
+            if succeeded:
+                charge.update(status="succeeded", paid=True)
+                intent["status"] = "succeeded"
+                session["payment_status"] = "paid"
+            else:
+                charge.update(status="failed", paid=False)
+                intent["status"] = "requires_payment_method"
+            public = self._public_session(session, [])
+            kind = "succeeded" if succeeded else "failed"
+            self._emit(f"checkout.session.async_payment_{kind}", public)
             return public
 
     def decline(self, session_id: str, method: str) -> None:
@@ -789,6 +815,7 @@ def _html(title: str, body: str) -> str:
     return (
         '<!doctype html><html lang="nl"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        '<link rel="icon" href="data:,">'
         f"<title>{escape(title)}</title><style>{_STYLE}</style></head>"
         f"<body><main>{body}</main></body></html>"
     )

@@ -407,3 +407,48 @@ def test_paying_without_login_with_the_letters_code(
     )
     assert wrong.status_code == 404
     assert "Deze code kennen we niet" in wrong.text
+
+
+def test_a_payment_confirmed_later_counts_when_it_succeeds_in_any_order(
+    session: Session, portal: TestClient[ZegelApp], stripe: Stripe
+) -> None:
+    org = factories.organisation(session)
+    first, first_request = document_to_pay(session, org, 3000, title="Eerste")
+    second, second_request = document_to_pay(session, org, 4000, title="Tweede")
+    session.commit()
+    ids = []
+    for document in (first, second):
+        url = online_payments.start_checkout(
+            session,
+            document=document,
+            success_url="http://x/ok",
+            cancel_url="http://x/no",
+            actor=ACTOR,
+        )
+        ids.append(_session_id(url))
+    session.commit()
+    stripe.sandbox.pay(ids[0], "card", delayed=True)
+    completed = stripe.sandbox.events[-1]
+    assert _post_event(portal, completed).json()["outcome"] == "pending"
+    assert _count(session, Payment) == 0
+    succeeded = stripe.sandbox.settle(ids[0], succeeded=True)
+    assert succeeded["payment_status"] == "paid"
+    assert _post_event(portal, stripe.sandbox.events[-1]).json()["outcome"] == "paid"
+    assert _count(session, Payment) == 1
+
+    # The second fails; its events arrive the other way round.
+    stripe.sandbox.pay(ids[1], "bancontact", delayed=True)
+    stripe.sandbox.settle(ids[1], succeeded=False)
+    completed, failed = stripe.sandbox.events[-2:]
+    assert failed["type"] == "checkout.session.async_payment_failed"
+    assert _post_event(portal, failed).json()["outcome"] == "failed"
+    assert _post_event(portal, completed).json()["outcome"] == "pending"
+    assert _count(session, Payment) == 1
+    session.expire_all()
+    assert session.get(PaymentRequest, first_request.id).status is (  # type: ignore[union-attr]
+        PaymentRequestStatus.PAID
+    )
+    assert session.get(PaymentRequest, second_request.id).status is (  # type: ignore[union-attr]
+        PaymentRequestStatus.OPEN
+    )
+    session.commit()

@@ -311,3 +311,27 @@ def test_a_paid_request_cannot_be_suspended(session: Session) -> None:
     _pay(session, request, 1000, "line-1")
     with pytest.raises(IllegalTransition, match="betaald"):
         payments.suspend(session, request, actor=ACTOR, reason="Bezwaar")
+
+
+def test_the_timeline_of_a_request_in_words(session: Session) -> None:
+    from shared.services.timeline import payment_request_timeline
+
+    request = _request(session, 10000)
+    payment = _pay(session, request, 4000, "line-1")
+    _pay(session, request, 6000, "line-2", PaymentMethod.BANCONTACT)
+    payments.refund(
+        session, payment=payment, amount_cents=1000, expected_refundable_cents=4000, actor=ACTOR
+    )
+    texts = [
+        e.text.replace("\xa0", " ")
+        for e in payment_request_timeline(session, request.organisation_id, request.id)
+    ]
+    assert texts == [
+        "Betaalverzoek van € 100,00 aangemaakt",
+        "€ 40,00 ontvangen (overschrijving)",
+        "Betaalverzoek: gedeeltelijk betaald",
+        "€ 60,00 ontvangen (Bancontact)",
+        "Betaalverzoek: betaald",
+        "€ 10,00 terugbetaald",
+        "Betaalverzoek: gedeeltelijk betaald",
+    ]
