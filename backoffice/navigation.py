@@ -37,6 +37,10 @@ MENU = (
         "/ervaringen",
         frozenset({StaffRole.BEHEERDER, StaffRole.SECRETARIAAT, StaffRole.DOSSIERBEHANDELAAR}),
     ),
+    MenuItem(
+        N_("Betalingen"), "/betalingen", frozenset({StaffRole.FINANCIEN, StaffRole.BEHEERDER})
+    ),
+    MenuItem(N_("Balie"), "/balie", frozenset({StaffRole.ONTHAAL})),
     MenuItem(N_("Beheer"), "/beheer/medewerkers", frozenset({StaffRole.BEHEERDER})),
 )
 """The main menu: one item per area. Actions (a new letter, an import) sit on the pages and

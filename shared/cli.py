@@ -53,6 +53,7 @@ def _register_job_handlers() -> None:
     importlib.import_module("shared.services.imports")
     importlib.import_module("shared.services.ebox_fallback")
     importlib.import_module("shared.services.dispute_receipts")
+    importlib.import_module("shared.services.payment_reminders")
 
 
 def _load_app(target: str) -> Any:

@@ -149,6 +149,12 @@ class Settings(BaseSettings):
     signing_reminder_days: int = Field(default=3, ge=1)
     """A signer whose signatures have waited longer than this many days gets a reminder
     (at most one a day)."""
+    payment_reminder_grace_days: int = Field(default=14, ge=0)
+    """A payment request still open this many days after its due date gets a reminder letter."""
+    payment_reminder_interval_days: int = Field(default=30, ge=1)
+    """Days between one reminder letter and the next level."""
+    payment_reminder_levels: int = Field(default=2, ge=0, le=5)
+    """How many reminder letters at most per payment request (0: none)."""
 
     # Disputes (bezwaar, betwisting): the rule per dispute right (shared.services.dispute_deadlines)
     dispute_start_in_working_days: bool = True

@@ -10,7 +10,7 @@ from litestar.status_codes import HTTP_303_SEE_OTHER
 
 from shared.errors import InvalidInput
 from shared.models.people import StaffRole
-from shared.services import auth, documents
+from shared.services import auth, bank_statements, documents, payment_overview
 from shared.web import NO_STORE
 from shared.web.params import CurrentWebSession, DbSession, Form, OptionalStaff
 from shared.web.sessions import staff_guard
@@ -31,9 +31,15 @@ def start_page(db_session: DbSession, optional_staff: OptionalStaff) -> Template
         if staff.has(StaffRole.SECRETARIAAT, StaffRole.DOSSIERBEHANDELAAR)
         else None
     )
+    finance = None
+    if staff.has(*payment_overview.FINANCE_ROLES):
+        finance = {
+            "overdue": payment_overview.status_counts(db_session, staff)[payment_overview.OVERDUE],
+            "review": len(bank_statements.review_lines(db_session, staff)),
+        }
     return Template(
         template_name="dashboard.html",
-        context={"staff": staff, "counts": counts, "to_sign": to_sign},
+        context={"staff": staff, "counts": counts, "to_sign": to_sign, "finance": finance},
     )
 
 

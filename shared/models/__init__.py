@@ -1,6 +1,12 @@
 """The domain model. Importing this package registers every table on `shared.db.Base`."""
 
 from shared.models.audit import AuditChainHead, AuditEvent, RegisterConsultation
+from shared.models.bank_statements import (
+    BankStatement,
+    BankStatementLine,
+    LineStatus,
+    PaymentReminder,
+)
 from shared.models.dispatch import (
     DISPATCH_STATES,
     Channel,
@@ -87,6 +93,8 @@ __all__ = [
     "ApiKey",
     "AuditChainHead",
     "AuditEvent",
+    "BankStatement",
+    "BankStatementLine",
     "Channel",
     "CheckoutSession",
     "CheckoutStatus",
@@ -116,6 +124,7 @@ __all__ = [
     "ImportStatus",
     "Job",
     "JobStatus",
+    "LineStatus",
     "LoginAttempt",
     "Organisation",
     "OrganisationKind",
@@ -123,6 +132,7 @@ __all__ = [
     "Payment",
     "PaymentMethod",
     "PaymentRefund",
+    "PaymentReminder",
     "PaymentRequest",
     "PaymentRequestStatus",
     "PaymentStatus",

@@ -6,6 +6,7 @@ This module is a leaf: it takes plain values and returns bytes.
 
 from __future__ import annotations
 
+import io
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -25,6 +26,9 @@ class Letter:
     paragraphs: list[str]
     reference: str | None = None
     signatories: list[str] = field(default_factory=list)
+    qr_png: bytes | None = None
+    """A QR code to print after the text (e.g. the EPC 'BCD' transfer code), 35 mm wide."""
+    qr_caption: str | None = None
 
 
 def render_letter(letter: Letter) -> bytes:
@@ -65,6 +69,15 @@ def render_letter(letter: Letter) -> bytes:
     for paragraph in letter.paragraphs:
         pdf.multi_cell(0, 5.5, paragraph, new_x="LMARGIN", new_y="NEXT")
         pdf.ln(3)
+    if letter.qr_png:
+        pdf.ln(2)
+        top = pdf.get_y()
+        pdf.image(io.BytesIO(letter.qr_png), x=pdf.l_margin, y=top, w=35, h=35)
+        if letter.qr_caption:
+            pdf.set_xy(pdf.l_margin + 40, top + 2)
+            pdf.set_font("Liberation", "", 9)
+            pdf.multi_cell(100, 4.5, letter.qr_caption, new_x="LMARGIN", new_y="NEXT")
+        pdf.set_y(top + 38)
     if letter.signatories:
         pdf.ln(12)
         width = (pdf.w - pdf.l_margin - pdf.r_margin) / len(letter.signatories)

@@ -109,6 +109,19 @@ def _text(action: str, data: dict[str, Any], status_after: str | None) -> tuple[
             return _("Handtekening niet meer gevraagd"), "neutral"
         case "payment_request.created" | "payment_request.checkout_started":
             return _payment_text(action, data), "neutral"
+        case "bank_statement_line.assigned":
+            return _("Lijn van het rekeninguittreksel met de hand gekoppeld (%(amount)s)") % {
+                "amount": _cents(data, "amount_cents")
+            }, "success"
+        case "bank_statement_line.dismissed":
+            return _("Lijn van het rekeninguittreksel afgewezen: %(reason)s") % {
+                "reason": data.get("reason", "")
+            }, "neutral"
+        case "payment_reminder.created":
+            return _("Herinnering %(level)s aangemaakt voor %(amount)s") % {
+                "level": data.get("level", ""),
+                "amount": _cents(data, "amount_cents"),
+            }, "warning"
         case "payment.received" | "payment.refunded" | "payment_request.online_amount_mismatch":
             return _payment_text(action, data), (
                 "danger" if action.endswith("mismatch") else "success"
