@@ -14,6 +14,7 @@ from shared.models.disputes import (
     Dispute,
     DisputeAttachment,
     DisputeChannel,
+    DisputeNote,
     DisputeOutcome,
     DisputeStatus,
 )
@@ -87,6 +88,7 @@ __all__ = [
     "Dispute",
     "DisputeAttachment",
     "DisputeChannel",
+    "DisputeNote",
     "DisputeOutcome",
     "DisputeRight",
     "DisputeStatus",
