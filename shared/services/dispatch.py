@@ -92,7 +92,7 @@ from shared.models.documents import Document, DocumentStatus
 from shared.models.people import EboxStatus, Organisation, Recipient, RecipientKind
 from shared.pdf.cover import CoverPage, render_cover_page
 from shared.protection import unseal
-from shared.services import access_codes, audit, transitions
+from shared.services import access_codes, audit, dispute_office, transitions
 from shared.services.recipients import Requester, magda_client, refresh_ebox_consent
 from shared.storage import get_storage
 from shared.timeutil import BRUSSELS, today
@@ -840,6 +840,7 @@ def _record(session: Session, outcomes: Sequence[_Outcome], *, give_up: bool) ->
     }
     pending: list[audit.PendingEvent] = []
     deliveries: list[DeliveryEvent] = []
+    answers: list[Document] = []
     for dispatch in dispatches:
         outcome = by_id[dispatch.id]
         error = outcome.error
@@ -874,6 +875,8 @@ def _record(session: Session, outcomes: Sequence[_Outcome], *, give_up: bool) ->
             pending.append(
                 transitions.prepare(document, DocumentStatus.DISPATCHED, actor=SYSTEM, data=data)
             )
+            if document.document_type == dispute_office.ANSWER_DOCUMENT_TYPE:
+                answers.append(document)
         document.sent_at = submitted.submitted_at
         document.legal_sending_date = submitted.submitted_at.astimezone(BRUSSELS).date()
         deliveries.append(
@@ -891,6 +894,8 @@ def _record(session: Session, outcomes: Sequence[_Outcome], *, give_up: bool) ->
     session.add_all(deliveries)
     if pending:
         audit.record_many(session, pending)
+    for answer in answers:  # the answer to a dispute has gone: the dispute is closed
+        dispute_office.answer_sent(session, answer)
 
 
 def submit_dispatches(

@@ -1,0 +1,642 @@
+"""Disputes in the back office, through HTTP and the database: the queue and its filters,
+isolation between organisations, assignment, status changes (and illegal ones), notes, the
+decision with its answer document, closing the dispute when the answer is sent with the
+payment request following the outcome, the report; and the front office's document search."""
+
+from __future__ import annotations
+
+import re
+import secrets
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+
+import pytest
+from litestar.testing import TestClient
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from backoffice.app import create_app
+from shared.db import session_scope
+from shared.integrations.magda import testdata
+from shared.jobs import Worker
+from shared.models import (
+    AuditEvent,
+    Channel,
+    Dispatch,
+    DispatchStatus,
+    Dispute,
+    DisputeChannel,
+    DisputeNote,
+    DisputeStatus,
+    Document,
+    DocumentStatus,
+    EboxStatus,
+    Organisation,
+    PaymentRequest,
+    PaymentRequestStatus,
+    Recipient,
+    StaffRole,
+    StaffUser,
+)
+from shared.protection import seal, ssin_digest
+from shared.services import audit, dispatch, dispute_office
+from shared.services.screening import ScreeningOverride, screen_document
+from shared.timeutil import BRUSSELS, today, utcnow
+from shared.web import ZegelApp
+from tests import factories
+from tests.integration.dispatch.conftest import Magda
+from tests.integration.dispatch.conftest import magda as magda
+from tests.integration.dispatch.conftest import magda_server as magda_server
+
+SYSTEM = audit.Actor.system("test")
+
+
+@dataclass
+class World:
+    session: Session
+    client: TestClient[ZegelApp]
+    a: Organisation
+    b: Organisation
+    handler: StaffUser
+    colleague: StaffUser
+    desk: StaffUser
+    handler_b: StaffUser
+    recipient: Recipient
+
+    def login(self, staff: StaffUser, org: Organisation | None = None) -> None:
+        token = factories.web_session(
+            self.session, "backoffice", staff=staff, organisation=org or self.a
+        )
+        self.session.commit()
+        self.client.cookies.set("zegel_backoffice_session", token)
+
+    def get(self, path: str, **kwargs: Any) -> Any:
+        self.session.commit()
+        return self.client.get(path, **kwargs)
+
+    def post(self, path: str, data: dict[str, Any], form_page: str, **kwargs: Any) -> Any:
+        self.session.commit()
+        page = self.client.get(form_page).text
+        match = re.search(r'name="_csrf_token" value="([^"]+)"', page)
+        assert match, page[:500]
+        return self.client.post(path, data={**data, "_csrf_token": match.group(1)}, **kwargs)
+
+
+@pytest.fixture
+def world(session: Session) -> Iterator[World]:
+    a = factories.organisation(session, "Gemeente A")
+    b = factories.organisation(session, "Gemeente B")
+    handler = factories.staff_member(
+        session, a, [StaffRole.DOSSIERBEHANDELAAR], name="Hanne Handel"
+    )
+    colleague = factories.staff_member(
+        session, a, [StaffRole.DOSSIERBEHANDELAAR], name="Carl Collega"
+    )
+    desk = factories.staff_member(session, a, [StaffRole.ONTHAAL], name="Olga Onthaal")
+    handler_b = factories.staff_member(session, b, [StaffRole.DOSSIERBEHANDELAAR])
+    recipient = factories.citizen(session, a)
+    session.commit()
+    with TestClient(create_app(), raise_server_exceptions=False) as client:
+        yield World(session, client, a, b, handler, colleague, desk, handler_b, recipient)
+
+
+_numbers = iter(range(1, 10_000))
+
+
+def sent_document(
+    session: Session,
+    org: Organisation,
+    recipient: Recipient,
+    *,
+    title: str = "Belasting op tweede verblijven 2026",
+    document_type: str = "tax_assessment",
+    amount_cents: int | None = 12_000,
+) -> Document:
+    document = factories.document(session, org, recipient, title=title)
+    document.document_type = document_type
+    document.amount_due_cents = amount_cents
+    factories.send(session, document)
+    document.sent_at = utcnow() - timedelta(days=5)
+    document.legal_sending_date = today() - timedelta(days=5)
+    return document
+
+
+def payment_request(
+    session: Session,
+    document: Document,
+    *,
+    status: PaymentRequestStatus = PaymentRequestStatus.SUSPENDED,
+    digits: str | None = None,
+) -> PaymentRequest:
+    if digits is None:
+        base = secrets.randbelow(10**10)
+        check = base % 97 or 97
+        digits = f"{base:010d}{check:02d}"
+    payment = PaymentRequest(
+        organisation_id=document.organisation_id,
+        document_id=document.id,
+        amount_cents=document.amount_due_cents or 12_000,
+        due_date=today() + timedelta(days=30),
+        structured_communication=digits,
+        iban="BE71096123456769",
+        status=status,
+    )
+    session.add(payment)
+    session.flush()
+    return payment
+
+
+def dispute(
+    session: Session,
+    document: Document,
+    *,
+    service: str = "belastingen",
+    status: DisputeStatus = DisputeStatus.RECEIVED,
+    late: bool = False,
+    answer_due: date | None = None,
+    received_at: datetime | None = None,
+    assigned_to: StaffUser | None = None,
+) -> Dispute:
+    """A dispute as it comes in (the filing rules themselves are disputes-core's tests)."""
+    found = Dispute(
+        id=uuid.uuid4(),
+        organisation_id=document.organisation_id,
+        document_id=document.id,
+        number=f"B-{today().year}-{next(_numbers):05d}",
+        channel=DisputeChannel.PORTAL,
+        received_at=received_at or utcnow() - timedelta(days=2),
+        late=late,
+        grounds="Ik heb geen tweede verblijf: de woning is mijn hoofdverblijf.",
+        status=DisputeStatus.RECEIVED,
+        competent_service=service,
+        answer_due_date=answer_due or today() + timedelta(days=180),
+        assigned_to_id=assigned_to.id if assigned_to else None,
+    )
+    session.add(found)
+    session.flush()
+    path = {
+        DisputeStatus.RECEIVED: [],
+        DisputeStatus.IN_PROGRESS: [DisputeStatus.IN_PROGRESS],
+        DisputeStatus.WITHDRAWN: [DisputeStatus.WITHDRAWN],
+    }[status]
+    from shared.services.transitions import transition
+
+    for target in path:
+        transition(session, found, target, actor=SYSTEM)
+    return found
+
+
+def _reload(session: Session, model: Any, id_: uuid.UUID) -> Any:
+    session.expire_all()
+    found = session.get(model, id_)
+    session.rollback()
+    return found
+
+
+# -- the queue ---------------------------------------------------------------------------------
+
+
+def test_the_queue_shows_the_own_organisation_per_service_with_filters(world: World) -> None:
+    s = world.session
+    tax = dispute(s, sent_document(s, world.a, world.recipient), service="belastingen")
+    gas = dispute(
+        s,
+        sent_document(s, world.a, world.recipient, title="GAS-boete", document_type="gas_fine"),
+        service="gas",
+        late=True,
+        answer_due=today() - timedelta(days=1),
+        assigned_to=world.handler,
+    )
+    other_recipient = factories.citizen(s, world.b)
+    foreign = dispute(s, sent_document(s, world.b, other_recipient, title="Ander bestuur"))
+    world.login(world.handler)
+
+    page = world.get("/bezwaren")
+    assert page.status_code == 200
+    assert tax.number in page.text
+    assert gas.number in page.text
+    assert foreign.number not in page.text
+    assert "2 bezwaren" in page.text
+    assert "over tijd" in page.text  # the GAS dispute is past its answer deadline
+
+    only = {
+        "?dienst=gas": gas,
+        "?dienst=belastingen": tax,
+        "?mij=1": gas,
+        "?overtijd=1": gas,
+        "?laattijdig=1": gas,
+        "?status=received": None,
+    }
+    for query, expected in only.items():
+        text = world.get("/bezwaren" + query).text
+        if expected is None:
+            assert tax.number in text
+            assert gas.number in text
+        else:
+            other = gas if expected is tax else tax
+            assert expected.number in text, query
+            assert other.number not in text, query
+
+    bad = world.get("/bezwaren?status=verzonnen")
+    assert "Kies een status uit de lijst." in bad.text
+
+
+def test_the_queue_is_paginated(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(dispute_office, "PAGE_SIZE", 2)
+    s = world.session
+    numbers = [
+        dispute(
+            s,
+            sent_document(s, world.a, world.recipient, title=f"Aanslag {n}"),
+            answer_due=today() + timedelta(days=10 + n),
+        ).number
+        for n in range(3)
+    ]
+    world.login(world.handler)
+    first = world.get("/bezwaren").text
+    assert numbers[0] in first
+    assert numbers[1] in first
+    assert numbers[2] not in first
+    assert "pagina 1 van 2" in first
+    second = world.get("/bezwaren?pagina=2").text
+    assert numbers[2] in second
+    assert numbers[0] not in second
+
+
+def test_another_organisations_dispute_does_not_exist(world: World) -> None:
+    s = world.session
+    other_recipient = factories.citizen(s, world.b)
+    foreign = dispute(s, sent_document(s, world.b, other_recipient))
+    world.login(world.handler)
+    assert world.get(f"/bezwaren/{foreign.id}").status_code == 404
+    world.login(world.handler_b, world.b)
+    assert world.get(f"/bezwaren/{foreign.id}").status_code == 200
+
+
+def test_the_front_office_and_signers_have_no_queue(world: World) -> None:
+    world.login(world.desk)
+    assert world.get("/bezwaren").status_code == 403
+
+
+# -- handling ------------------------------------------------------------------------------------
+
+
+def test_assign_take_into_handling_and_plan_a_hearing(world: World) -> None:
+    s = world.session
+    found = dispute(s, sent_document(s, world.a, world.recipient))
+    world.login(world.handler)
+    page = f"/bezwaren/{found.id}"
+
+    done = world.post(
+        f"{page}/toewijzen", {"behandelaar": str(world.colleague.id)}, page, follow_redirects=True
+    )
+    assert "Het bezwaar is toegewezen." in done.text
+    assert _reload(s, Dispute, found.id).assigned_to_id == world.colleague.id
+
+    refused = world.post(f"{page}/toewijzen", {"behandelaar": str(world.handler_b.id)}, page)
+    assert refused.status_code == 422
+    assert "Kies een dossierbehandelaar van dit bestuur uit de lijst." in refused.text
+    assert _reload(s, Dispute, found.id).assigned_to_id == world.colleague.id
+
+    taken = world.post(f"{page}/status", {"naar": "in_progress"}, page, follow_redirects=True)
+    assert "Het bezwaar is in behandeling." in taken.text
+
+    past = (datetime.now(BRUSSELS) - timedelta(days=1)).strftime("%Y-%m-%dT%H:%M")
+    refused = world.post(f"{page}/status", {"naar": "hearing_planned", "hoorzitting": past}, page)
+    assert refused.status_code == 422
+    assert "De hoorzitting kan niet in het verleden liggen." in refused.text
+    assert _reload(s, Dispute, found.id).status is DisputeStatus.IN_PROGRESS
+
+    later = (datetime.now(BRUSSELS) + timedelta(days=14)).strftime("%Y-%m-%dT10:30")
+    planned = world.post(
+        f"{page}/status",
+        {"naar": "hearing_planned", "hoorzitting": later},
+        page,
+        follow_redirects=True,
+    )
+    assert "De hoorzitting is gepland." in planned.text
+    after = _reload(s, Dispute, found.id)
+    assert after.status is DisputeStatus.HEARING_PLANNED
+    assert after.hearing_at is not None
+
+    actions = s.scalars(
+        select(AuditEvent.action)
+        .where(AuditEvent.object_id == str(found.id))
+        .order_by(AuditEvent.sequence)
+    ).all()
+    s.rollback()
+    assert actions == ["dispute.assigned", "dispute.in_progress", "dispute.hearing_planned"]
+
+
+def test_an_illegal_transition_is_refused_with_a_clear_message(world: World) -> None:
+    s = world.session
+    found = dispute(s, sent_document(s, world.a, world.recipient), status=DisputeStatus.WITHDRAWN)
+    world.login(world.handler)
+    page = f"/bezwaren/{found.id}"
+    refused = world.post(f"{page}/status", {"naar": "in_progress"}, page)
+    assert refused.status_code == 409
+    assert "Het bezwaar staat op ‘ingetrokken’ en kan niet naar ‘in behandeling’." in refused.text
+
+    received = dispute(s, sent_document(s, world.a, world.recipient, title="Nog een"))
+    page = f"/bezwaren/{received.id}"
+    refused = world.post(
+        f"{page}/beslissen", {"uitkomst": "gegrond", "motivering": "Terecht."}, page
+    )
+    assert refused.status_code == 409
+    assert "Het bezwaar staat op ‘ontvangen’ en kan niet naar ‘beslist’." in refused.text
+    assert _reload(s, Dispute, received.id).status is DisputeStatus.RECEIVED
+    assert s.scalar(select(Document).where(Document.document_type == "dispute_answer")) is None
+
+
+def test_withdrawing_needs_how_and_resumes_a_suspended_payment(world: World) -> None:
+    s = world.session
+    document = sent_document(s, world.a, world.recipient)
+    payment = payment_request(s, document)
+    found = dispute(s, document)
+    world.login(world.handler)
+    page = f"/bezwaren/{found.id}"
+    refused = world.post(f"{page}/status", {"naar": "withdrawn", "reden": "  "}, page)
+    assert refused.status_code == 422
+    assert "Geef aan hoe de burger het bezwaar introk." in refused.text
+    done = world.post(
+        f"{page}/status",
+        {"naar": "withdrawn", "reden": "Brief van 3 december"},
+        page,
+        follow_redirects=True,
+    )
+    assert "ingetrokken" in done.text
+    assert _reload(s, PaymentRequest, payment.id).status is PaymentRequestStatus.OPEN
+
+
+def test_internal_notes(world: World) -> None:
+    s = world.session
+    found = dispute(s, sent_document(s, world.a, world.recipient))
+    world.login(world.handler)
+    page = f"/bezwaren/{found.id}"
+    empty = world.post(f"{page}/notities", {"notitie": "   "}, page)
+    assert empty.status_code == 422
+    assert "Schrijf eerst een notitie." in empty.text
+    saved = world.post(
+        f"{page}/notities", {"notitie": "Kadaster nagevraagd."}, page, follow_redirects=True
+    )
+    assert "Kadaster nagevraagd." in saved.text
+    assert "Hanne Handel" in saved.text
+    notes = s.scalars(select(DisputeNote.text)).all()
+    s.rollback()
+    assert notes == ["Kadaster nagevraagd."]
+
+
+# -- deciding ----------------------------------------------------------------------------------
+
+
+def _in_progress(world: World, **kwargs: Any) -> tuple[Dispute, PaymentRequest]:
+    s = world.session
+    document = sent_document(s, world.a, world.recipient)
+    payment = payment_request(s, document, **kwargs)
+    return dispute(s, document, status=DisputeStatus.IN_PROGRESS), payment
+
+
+def test_deciding_refuses_bad_input_and_changes_nothing(world: World) -> None:
+    found, _payment = _in_progress(world)
+    world.login(world.handler)
+    page = f"/bezwaren/{found.id}"
+    cases = [
+        ({"uitkomst": "", "motivering": "x"}, "Kies de beslissing"),
+        ({"uitkomst": "gegrond", "motivering": "  "}, "Geef de motivering van de beslissing"),
+        ({"uitkomst": "deels_gegrond", "motivering": "Deels."}, "Geef het verminderde bedrag"),
+        (
+            {"uitkomst": "deels_gegrond", "motivering": "Deels.", "bedrag": "120,00"},
+            "kleiner dan €\xa0120,00",
+        ),
+        ({"uitkomst": "deels_gegrond", "motivering": "Deels.", "bedrag": "abc"}, "bedrag"),
+        ({"uitkomst": "ongegrond", "motivering": "Nee.", "bedrag": "10"}, "alleen bij"),
+    ]
+    for data, message in cases:
+        refused = world.post(f"{page}/beslissen", data, page)
+        assert refused.status_code == 422, data
+        assert message in refused.text, (data, message)
+        if data.get("motivering", "").strip():
+            assert data["motivering"] in refused.text, "what was typed is kept"
+    not_pdf = world.post(
+        f"{page}/beslissen",
+        {"uitkomst": "gegrond"},
+        page,
+        files={"brief": ("brief.pdf", b"MZ\x90\x00 not a pdf", "application/pdf")},
+    )
+    assert not_pdf.status_code == 422
+    assert _reload(world.session, Dispute, found.id).status is DisputeStatus.IN_PROGRESS
+    assert (
+        world.session.scalar(select(Document).where(Document.document_type == "dispute_answer"))
+        is None
+    )
+
+
+def test_deciding_makes_the_answer_document_for_the_same_recipient(world: World) -> None:
+    found, _payment = _in_progress(world)
+    world.login(world.handler)
+    page = f"/bezwaren/{found.id}"
+    done = world.post(
+        f"{page}/beslissen",
+        {"uitkomst": "gegrond", "motivering": "De woning is uw hoofdverblijf."},
+        page,
+        follow_redirects=True,
+    )
+    assert done.status_code == 200, done.text
+    assert "De beslissing is geregistreerd." in done.text
+    after = _reload(world.session, Dispute, found.id)
+    assert after.status is DisputeStatus.DECIDED
+    assert after.outcome.value == "gegrond"
+    answer = _reload(world.session, Document, after.answer_document_id)
+    assert answer.document_type == "dispute_answer"
+    assert answer.status is DocumentStatus.DRAFT
+    assert answer.recipient_id == world.recipient.id
+    assert answer.intake_check
+    assert answer.intake_check["findings"] == []
+    assert f'href="/stukken/{answer.id}"' in done.text
+
+
+def _send(session: Session, org: Organisation, answer_id: uuid.UUID) -> None:
+    """Screen (no signature, to keep this test about the dispute), queue and submit."""
+    answer = session.get(Document, answer_id)
+    assert answer is not None
+    screen_document(session, answer, actor=SYSTEM, override=ScreeningOverride((), "test"))
+    dispatch.send_one(session, org.id, answer_id, actor=SYSTEM)
+    session.commit()
+    assert Worker("test-worker").run_pending() >= 1
+
+
+def _ebox_citizen(world: World) -> None:
+    person = testdata.person_by_key("an-janssens")
+    world.recipient.ssin_digest = ssin_digest(person.ssin)
+    world.recipient.ssin_sealed = seal(person.ssin)
+    world.recipient.name = person.name
+    world.recipient.ebox_status = EboxStatus.ACTIVATED
+    world.recipient.ebox_checked_at = utcnow()
+    world.recipient.ebox_source = "test"
+    world.session.flush()
+
+
+@pytest.mark.parametrize(
+    ("outcome", "amount", "before", "after_status", "after_cents"),
+    [
+        ("gegrond", "", PaymentRequestStatus.SUSPENDED, PaymentRequestStatus.CANCELLED, 12_000),
+        (
+            "deels_gegrond",
+            "45,50",
+            PaymentRequestStatus.SUSPENDED,
+            PaymentRequestStatus.OPEN,
+            4_550,
+        ),
+        ("ongegrond", "", PaymentRequestStatus.SUSPENDED, PaymentRequestStatus.OPEN, 12_000),
+        ("onontvankelijk", "", PaymentRequestStatus.OPEN, PaymentRequestStatus.OPEN, 12_000),
+    ],
+)
+def test_sending_the_answer_closes_the_dispute_and_the_payment_follows(
+    world: World,
+    magda: Magda,
+    outcome: str,
+    amount: str,
+    before: PaymentRequestStatus,
+    after_status: PaymentRequestStatus,
+    after_cents: int,
+) -> None:
+    _ebox_citizen(world)
+    found, payment = _in_progress(world, status=before)
+    world.login(world.handler)
+    page = f"/bezwaren/{found.id}"
+    decided = world.post(
+        f"{page}/beslissen",
+        {"uitkomst": outcome, "motivering": "Zie de motivering.", "bedrag": amount},
+        page,
+    )
+    assert decided.status_code in (200, 303), decided.text
+    s = world.session
+    answer_id = _reload(s, Dispute, found.id).answer_document_id
+    assert _reload(s, Dispute, found.id).status is DisputeStatus.DECIDED
+    assert _reload(s, PaymentRequest, payment.id).status is before, "nothing moves before sending"
+
+    _send(s, world.a, answer_id)
+
+    closed = _reload(s, Dispute, found.id)
+    assert closed.status is DisputeStatus.CLOSED
+    assert closed.closed_at is not None
+    sent = s.scalars(select(Dispatch).where(Dispatch.document_id == answer_id)).one()
+    s.rollback()
+    assert sent.status is DispatchStatus.SUBMITTED
+    assert sent.channel is Channel.EBOX
+    after = _reload(s, PaymentRequest, payment.id)
+    assert (after.status, after.amount_cents) == (after_status, after_cents)
+    actions = set(s.scalars(select(AuditEvent.action).where(AuditEvent.object_id == str(found.id))))
+    s.rollback()
+    assert {"dispute.decided", "dispute.closed"} <= actions
+
+    # A second submission of the same answer changes nothing (idempotent hook).
+    with session_scope() as again:
+        answer = again.get(Document, answer_id)
+        assert answer is not None
+        assert dispute_office.answer_sent(again, answer) is None
+
+
+# -- report ------------------------------------------------------------------------------------
+
+
+def test_the_report_counts_per_service_and_outcome_with_the_handling_time(world: World) -> None:
+    s = world.session
+    from shared.models import DisputeOutcome
+
+    for service, outcome, days in (
+        ("belastingen", DisputeOutcome.FOUNDED, 10),
+        ("belastingen", DisputeOutcome.UNFOUNDED, 20),
+        ("gas", None, None),
+    ):
+        found = dispute(
+            s,
+            sent_document(s, world.a, world.recipient, title=f"{service} {days}"),
+            service=service,
+            received_at=utcnow() - timedelta(days=30),
+        )
+        if outcome is not None and days is not None:
+            found.status = DisputeStatus.DECIDED
+            found.outcome = outcome
+            found.decided_at = found.received_at + timedelta(days=days)
+    world.login(world.handler)
+    page = world.get("/bezwaren/rapport")
+    assert page.status_code == 200
+    assert "15,0" in page.text  # the average of 10 and 20 days
+    text = re.sub(r"\s+", " ", page.text)
+    assert re.search(
+        r'Belastingen</th> <td class="numeric">2</td> <td class="numeric">0</td>'
+        r' <td class="numeric">1</td>',
+        text,
+    )
+    assert "GAS-dienst" in text
+    assert '<svg class="chart__svg"' in page.text
+    assert world.get("/bezwaren/rapport?maanden=5").status_code == 422
+
+
+# -- the front office's search -------------------------------------------------------------------
+
+
+def test_the_front_office_finds_a_document_by_every_number_on_the_letter(world: World) -> None:
+    s = world.session
+    document = sent_document(s, world.a, world.recipient, title="Aanslag Kerkstraat")
+    document.access_code = "7K3M9Q2R5T8V"
+    payment = payment_request(s, document, status=PaymentRequestStatus.OPEN)
+    s.add(
+        Dispatch(
+            organisation_id=world.a.id,
+            document_id=document.id,
+            recipient_name=world.recipient.name,
+            channel=Channel.PAPER,
+            channel_reason="test",
+            status=DispatchStatus.SUBMITTED,
+            idempotency_key=uuid.uuid4().hex,
+            register_year=2026,
+            register_sequence=123,
+        )
+    )
+    other = factories.citizen(s, world.b, name="Jan Peeters")
+    foreign = sent_document(s, world.b, other, title="Aanslag ander bestuur")
+    foreign.access_code = "ABCDEFGH2345"
+    world.login(world.desk)
+
+    ogm = payment.structured_communication
+    for typed in (
+        "2026/000123",
+        "2026/123",
+        f"+++{ogm[:3]}/{ogm[3:7]}/{ogm[7:]}+++",
+        ogm,
+        f"https://portaal.zegelbeek.be/d/{document.public_token}",
+        "7k3m-9q2r-5t8v",
+        "peeters",
+    ):
+        found = world.get("/onthaal", params={"zoek": typed})
+        assert found.status_code == 200
+        assert "Aanslag Kerkstraat" in found.text, typed
+        assert "Aanslag ander bestuur" not in found.text, typed
+        assert "2026/000123" in found.text
+    nothing = world.get("/onthaal", params={"zoek": "ABCD-EFGH-2345"})
+    assert "Aanslag ander bestuur" not in nothing.text
+    assert "Geen verzonden stuk van uw bestuur gevonden." in nothing.text
+    empty = world.get("/onthaal", params={"zoek": "  "})
+    assert empty.status_code == 422
+    assert "Geef een registernummer" in empty.text
+    assert world.get(f"/onthaal/stukken/{foreign.id}").status_code == 404
+    assert world.get(f"/onthaal/stukken/{document.id}").status_code == 200
+
+
+def test_a_draft_is_not_found_at_the_front_office(world: World) -> None:
+    s = world.session
+    draft = factories.document(s, world.a, world.recipient, title="Nog niet verzonden")
+    world.login(world.desk)
+    assert "Nog niet verzonden" not in world.get("/onthaal", params={"zoek": "Peeters"}).text
+    assert world.get(f"/onthaal/stukken/{draft.id}").status_code == 404
+
+
+def test_the_front_office_search_is_for_staff_with_a_desk_role(world: World) -> None:
+    signer = factories.staff_member(world.session, world.a, [StaffRole.ONDERTEKENAAR])
+    world.login(signer)
+    assert world.get("/onthaal").status_code == 403
