@@ -14,14 +14,14 @@ from datetime import date, datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload
 
-from shared.i18n import N_
+from shared.i18n import N_, format_money
 from shared.i18n import gettext as _
 from shared.models.audit import AuditEvent
-from shared.models.disputes import Dispute, DisputeStatus
+from shared.models.disputes import Dispute, DisputeOutcome, DisputeStatus
 from shared.models.documents import Document, DocumentStatus
 from shared.models.payments import PaymentRequest, PaymentRequestStatus
 from shared.models.signing import SignatureRequest, SignatureStatus
-from shared.services import access
+from shared.services import access, dispute_office
 from shared.storage import get_storage
 
 OPEN_DISPUTE = (DisputeStatus.RECEIVED, DisputeStatus.IN_PROGRESS, DisputeStatus.HEARING_PLANNED)
@@ -178,8 +178,25 @@ _CITIZEN_EVENTS = {
     "dispute.received": N_("Bezwaar ontvangen"),
     "dispute.decided": N_("Beslissing over uw bezwaar genomen"),
     "dispute.withdrawn": N_("Bezwaar ingetrokken"),
+    "dispute.closed": N_("Beslissing over uw bezwaar verstuurd: uw bezwaar is %(outcome)s"),
+    "payment_request.cancelled": N_("Betaling geannuleerd"),
+    "payment_request.amount_reduced": N_("Te betalen bedrag verminderd tot %(amount)s"),
 }
 """Which events a citizen sees, in their words (everything internal stays internal)."""
+
+
+def _citizen_text(event: AuditEvent) -> str:
+    text = _(_CITIZEN_EVENTS[event.action])
+    data = event.data or {}
+    if event.action == "dispute.closed":
+        try:
+            outcome = DisputeOutcome(str(data.get("outcome")))
+        except ValueError:
+            return _("Beslissing over uw bezwaar verstuurd")
+        return text % {"outcome": dispute_office.outcome_label(outcome)}
+    if event.action == "payment_request.amount_reduced":
+        return text % {"amount": format_money(int(data.get("amount_cents") or 0))}
+    return text
 
 
 def _timeline(
@@ -200,7 +217,7 @@ def _timeline(
         )
         .order_by(AuditEvent.sequence)
     ).all()
-    timeline = [CitizenEvent(e.occurred_at, _(_CITIZEN_EVENTS[e.action])) for e in events]
+    timeline = [CitizenEvent(e.occurred_at, _citizen_text(e)) for e in events]
     if not timeline and document.sent_at is not None:
         timeline.append(CitizenEvent(document.sent_at, _("Verstuurd")))
     return timeline

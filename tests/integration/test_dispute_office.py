@@ -533,6 +533,26 @@ def test_sending_the_answer_closes_the_dispute_and_the_payment_follows(
     s.rollback()
     assert {"dispute.decided", "dispute.closed"} <= actions
 
+    # The citizen sees the outcome in the portal's timeline of the disputed document.
+    from portal.app import create_app as create_portal
+
+    person = testdata.person_by_key("an-janssens")
+    token = factories.web_session(s, "portal", ssin=person.ssin)
+    disputed = s.get(Document, found.document_id)
+    assert disputed is not None
+    link = f"/d/{disputed.public_token}"
+    s.commit()
+    with TestClient(create_portal(), raise_server_exceptions=False) as portal:
+        portal.cookies.set("zegel_portal_session", token)
+        shown = portal.get(link)
+    assert shown.status_code == 200
+    words = {"deels_gegrond": "deels gegrond"}.get(outcome, outcome)
+    assert f"Beslissing over uw bezwaar verstuurd: uw bezwaar is {words}" in shown.text
+    if outcome == "gegrond":
+        assert "Betaling geannuleerd" in shown.text
+    if outcome == "deels_gegrond":
+        assert "Te betalen bedrag verminderd tot €\xa045,50" in shown.text
+
     # A second submission of the same answer changes nothing (idempotent hook).
     with session_scope() as again:
         answer = again.get(Document, answer_id)
