@@ -51,6 +51,7 @@ def _register_job_handlers() -> None:
     importlib.import_module("shared.services.notifications")
     importlib.import_module("shared.services.dispatch")
     importlib.import_module("shared.services.imports")
+    importlib.import_module("shared.services.dispute_receipts")
 
 
 def _load_app(target: str) -> Any:

@@ -135,6 +135,42 @@ class Settings(BaseSettings):
     """A signer whose signatures have waited longer than this many days gets a reminder
     (at most one a day)."""
 
+    # Disputes (bezwaar, betwisting): the rule per dispute right (shared.services.dispute_deadlines)
+    dispute_start_in_working_days: bool = True
+    """A tax objection's term starts on the third *working* day after sending (as art. 371 WIB
+    counts); false: the third calendar day."""
+    dispute_tax_months: int = Field(default=3, ge=1, le=24)
+    dispute_tax_answer_months: int = Field(default=6, ge=1, le=36)
+    """How long the competent service has to decide on a tax objection (overdue after)."""
+    dispute_tax_legal_text: str = (
+        "U kunt bezwaar indienen bij het college van burgemeester en schepenen binnen drie"
+        " maanden vanaf de derde werkdag na de verzending van het aanslagbiljet (decreet van"
+        " 30 mei 2008 betreffende de vestiging, de invordering en de geschillen van provincie-"
+        " en gemeentebelastingen). Het bezwaar is schriftelijk, ondertekend en met redenen"
+        " omkleed. U kunt vragen om gehoord te worden."
+    )
+    dispute_gas_months: int = Field(default=1, ge=1, le=24)
+    dispute_gas_answer_months: int = Field(default=3, ge=1, le=36)
+    dispute_gas_legal_text: str = (
+        "U kunt binnen een maand na de kennisgeving van deze beslissing beroep instellen"
+        " (wet van 24 juni 2013 betreffende de gemeentelijke administratieve sancties, art. 31)."
+    )
+    dispute_custom_months: int = Field(default=0, ge=0, le=24)
+    dispute_custom_days: int = Field(default=30, ge=0, le=730)
+    """A custom dispute right's term: months, then days (one of the two may be 0)."""
+    dispute_custom_answer_months: int = Field(default=3, ge=1, le=36)
+    dispute_custom_legal_text: str = (
+        "U kunt bezwaar indienen binnen de termijn die in de brief staat."
+    )
+    dispute_services: dict[str, str] = Field(
+        default_factory=lambda: {"tax_assessment": "belastingen", "gas_fine": "gas"}
+    )
+    """Competent service per document type; other types: the dispute right's own service
+    (belastingen for tax objections, gas for GAS appeals, secretariaat otherwise)."""
+    dispute_attachment_max_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
+    dispute_attachment_max_count: int = Field(default=5, ge=0, le=50)
+    dispute_grounds_max_chars: int = Field(default=20000, ge=100)
+
     # Background jobs
     job_lease_seconds: int = Field(default=300, ge=5)
     job_max_attempts: int = Field(default=8, ge=1)

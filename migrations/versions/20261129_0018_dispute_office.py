@@ -1,7 +1,7 @@
 """dispute office
 
 Revision ID: 0018_dispute_office
-Revises: 0012_register_indexes
+Revises: 0014_disputes
 Create Date: 2026-11-29 14:08:34.670855
 """
 
@@ -12,7 +12,7 @@ from alembic import op
 
 
 revision: str = '0018_dispute_office'
-down_revision: str | None = '0012_register_indexes'
+down_revision: str | None = '0014_disputes'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -67,7 +67,10 @@ class DisputeOutcome(StrEnum):
 
 class Dispute(IdMixin, TimestampMixin, Base):
     __tablename__ = "dispute"
-    __table_args__ = (UniqueConstraint("organisation_id", "number"),)
+    __table_args__ = (
+        UniqueConstraint("organisation_id", "number"),
+        UniqueConstraint("document_id", "submission_key"),
+    )
     states: ClassVar[StateMachine[DisputeStatus]] = DISPUTE_STATES
 
     organisation_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("organisation.id"), index=True)
@@ -100,9 +103,19 @@ class Dispute(IdMixin, TimestampMixin, Base):
     decided_at: Mapped[datetime | None]
     closed_at: Mapped[datetime | None]
     """When the answer was sent (the dispute closed)."""
+    deadline_date: Mapped[date | None]
+    """The last day to dispute the document, as computed when the dispute came in (None: the
+    term had not started, e.g. a registered letter not yet delivered)."""
+    submission_key: Mapped[str | None] = mapped_column(String(64))
+    """Generated when the form was first shown, sent with every submission of it: a second
+    submission (double click, back button, another tab) finds the first dispute."""
+    registered_by_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("staff_user.id"))
+    """The front-office employee who registered a paper dispute; None for the portal."""
 
     document: Mapped[Document] = relationship(foreign_keys=[document_id])
-    attachments: Mapped[list[DisputeAttachment]] = relationship(back_populates="dispute")
+    attachments: Mapped[list[DisputeAttachment]] = relationship(
+        back_populates="dispute", order_by="DisputeAttachment.created_at"
+    )
 
 
 class DisputeAttachment(IdMixin, TimestampMixin, Base):
@@ -116,6 +129,18 @@ class DisputeAttachment(IdMixin, TimestampMixin, Base):
     size_bytes: Mapped[int]
 
     dispute: Mapped[Dispute] = relationship(back_populates="attachments")
+
+
+class DisputeCounter(Base):
+    """The last dispute number handed out per organisation and year (B-2026-00001)."""
+
+    __tablename__ = "dispute_counter"
+
+    organisation_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("organisation.id"), primary_key=True
+    )
+    year: Mapped[int] = mapped_column(primary_key=True)
+    last_sequence: Mapped[int] = mapped_column(default=0)
 
 
 class DisputeNote(IdMixin, Base):
