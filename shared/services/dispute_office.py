@@ -24,9 +24,11 @@ from datetime import date, datetime, time
 from sqlalchemy import Select, and_, func, or_, select
 from sqlalchemy.orm import Session, joinedload
 
+from shared import jobs
 from shared.errors import FieldErrors, InvalidInput, NotFound
 from shared.i18n import N_, format_date, format_money
 from shared.i18n import gettext as _
+from shared.integrations.mail.client import valid_address
 from shared.models.disputes import (
     DISPUTE_STATES,
     Dispute,
@@ -47,8 +49,18 @@ from shared.models.people import (
 )
 from shared.pdf.letters import Letter, render_letter
 from shared.protection import unseal
-from shared.services import audit, registration, transitions
+from shared.services import (
+    attachments,
+    audit,
+    dispute_deadlines,
+    dispute_receipts,
+    disputes,
+    document_search,
+    registration,
+    transitions,
+)
 from shared.services.access import StaffContext
+from shared.services.attachments import Upload
 from shared.timeutil import BRUSSELS, today, utcnow
 
 HANDLER_ROLES = (StaffRole.DOSSIERBEHANDELAAR, StaffRole.SECRETARIAAT)
@@ -59,15 +71,11 @@ PAGE_SIZE = 25
 NOTE_MAX = 5000
 MOTIVATION_MAX = 10000
 
-OPEN_STATUSES = (DisputeStatus.RECEIVED, DisputeStatus.IN_PROGRESS, DisputeStatus.HEARING_PLANNED)
+OPEN_STATUSES = disputes.OPEN_STATUSES
 """A dispute waits for an answer in these statuses (overdue counts only here)."""
-
-SERVICE_LABELS: dict[str, str] = {
-    "belastingen": N_("Belastingen"),
-    "gas": N_("GAS-dienst"),
-    "secretariaat": N_("Secretariaat"),
-}
-"""Names of the competent services Zegel knows; any other key is shown as it is."""
+SERVICE_LABELS = dispute_deadlines.SERVICE_LABELS
+service_label = dispute_receipts.service_label
+is_overdue = disputes.is_overdue
 
 OUTCOME_LABELS: dict[DisputeOutcome, str] = {
     DisputeOutcome.FOUNDED: N_("gegrond"),
@@ -83,12 +91,6 @@ STATUS_LABELS: dict[DisputeStatus, str] = {
     DisputeStatus.DECIDED: N_("beslist"),
     DisputeStatus.WITHDRAWN: N_("ingetrokken"),
     DisputeStatus.CLOSED: N_("afgehandeld"),
-}
-
-CHANNEL_LABELS: dict[DisputeChannel, str] = {
-    DisputeChannel.PORTAL: N_("portaal"),
-    DisputeChannel.DESK: N_("aan de balie"),
-    DisputeChannel.POST: N_("per post"),
 }
 
 OUTCOME_PARAGRAPHS: dict[DisputeOutcome, str] = {
@@ -109,11 +111,6 @@ OUTCOME_PARAGRAPHS: dict[DisputeOutcome, str] = {
 }
 
 
-def service_label(key: str) -> str:
-    label = SERVICE_LABELS.get(key)
-    return _(label) if label else key
-
-
 def outcome_label(outcome: DisputeOutcome | None) -> str:
     return _(OUTCOME_LABELS[outcome]) if outcome is not None else ""
 
@@ -123,16 +120,7 @@ def status_label(status: DisputeStatus) -> str:
 
 
 def channel_label(channel: DisputeChannel) -> str:
-    return _(CHANNEL_LABELS[channel])
-
-
-def is_overdue(dispute: Dispute, on: date | None = None) -> bool:
-    """The answer is late: the dispute is still open after its answer deadline."""
-    return (
-        dispute.status in OPEN_STATUSES
-        and dispute.answer_due_date is not None
-        and dispute.answer_due_date < (on or today())
-    )
+    return _(dispute_receipts.CHANNEL_LABELS[channel])
 
 
 # -- the queue ---------------------------------------------------------------------------------
@@ -969,3 +957,132 @@ def report(session: Session, context: StaffContext, *, months: int = 12) -> Repo
         average_days=sum(durations) / len(durations) if durations else None,
         total=sum(s.received for s in services_out),
     )
+
+
+# -- the front office: paper disputes --------------------------------------------------------------
+
+FRONT_OFFICE_ROLES = (StaffRole.ONTHAAL, StaffRole.SECRETARIAAT, StaffRole.DOSSIERBEHANDELAAR)
+PAPER_CHANNELS = (DisputeChannel.DESK, DisputeChannel.POST)
+
+
+@dataclass(frozen=True)
+class PaperDispute:
+    """The front-office form, as typed (dates as yyyy-mm-dd or dd/mm/yyyy)."""
+
+    channel: str
+    received_on: str
+    postmark: str = ""
+    grounds: str = ""
+    hearing_requested: bool = False
+    contact_email: str = ""
+    contact_phone: str = ""
+    scans: tuple[Upload, ...] = ()
+    submission_key: str = ""
+
+
+def _day(raw: str, key: str, errors: dict[str, str]) -> date | None:
+    try:
+        return registration.parse_date(raw)
+    except InvalidInput as error:
+        errors[key] = error.message
+        return None
+
+
+def register_paper_dispute(
+    session: Session, context: StaffContext, document_id: uuid.UUID, data: PaperDispute
+) -> disputes.Filed:
+    """A dispute that came in on paper, at the desk or by post, registered by the front office
+    with its date of receipt (in the past allowed, not in the future) and the postmark date;
+    late disputes are accepted and marked late (the deadline check uses the postmark, else the
+    date of receipt). Filed through `disputes.file_dispute`, like an online one."""
+    context.require(*FRONT_OFFICE_ROLES)
+    document = document_search.sent_document(session, context, document_id)
+    errors: dict[str, str] = {}
+    try:
+        channel = DisputeChannel(data.channel)
+    except ValueError:
+        channel = None
+    if channel not in PAPER_CHANNELS:
+        errors["kanaal"] = _("Kies hoe het bezwaar binnenkwam: aan de balie of per post.")
+    received_on = _day(data.received_on, "ontvangen_op", errors)
+    if received_on is None and "ontvangen_op" not in errors:
+        errors["ontvangen_op"] = _("Vul de datum van ontvangst in.")
+    elif received_on is not None and received_on > today():
+        errors["ontvangen_op"] = _("De datum van ontvangst ligt in de toekomst.")
+    postmark = _day(data.postmark, "poststempel", errors)
+    if postmark is not None and postmark > today():
+        errors["poststempel"] = _("De datum van de poststempel ligt in de toekomst.")
+    if not data.grounds.strip():
+        errors["gronden"] = _("Neem de gronden van het bezwaar over uit de brief.")
+    if not any(scan.content or scan.file_name for scan in data.scans):
+        errors[attachments.FIELD] = _("Laad de scan van de brief op (PDF, JPEG of PNG).")
+    if errors:
+        raise FieldErrors(errors)
+    assert channel is not None
+    assert received_on is not None
+    if received_on == today():
+        received_at = utcnow()
+    else:  # the hour is not known: noon on the day of receipt, Brussels time
+        received_at = datetime.combine(received_on, time(12, 0), tzinfo=BRUSSELS)
+    return disputes.file_dispute(
+        session,
+        document,
+        disputes.DisputeInput(
+            grounds=data.grounds,
+            hearing_requested=data.hearing_requested,
+            contact_email=data.contact_email or None,
+            contact_phone=data.contact_phone or None,
+            uploads=data.scans,
+            submission_key=data.submission_key or None,
+        ),
+        channel=channel,
+        actor=context.actor,
+        received_at=received_at,
+        postmark_date=postmark,
+        registered_by_id=context.user_id,
+    )
+
+
+def registered_dispute(session: Session, context: StaffContext, dispute_id: uuid.UUID) -> Dispute:
+    """A dispute of the organisation, for the front office's confirmation and receipt."""
+    context.require(*FRONT_OFFICE_ROLES)
+    return dispute_for_staff(session, context, dispute_id)
+
+
+def receipt(session: Session, context: StaffContext, dispute_id: uuid.UUID) -> tuple[bytes, str]:
+    """The receipt PDF (disputes-core's renderer) and its file name."""
+    dispute = registered_dispute(session, context, dispute_id)
+    return dispute_receipts.receipt_pdf(session, dispute), dispute_receipts.file_name(dispute)
+
+
+def mail_receipt(
+    session: Session, context: StaffContext, dispute_id: uuid.UUID, address: str
+) -> Dispute:
+    """E-mail the receipt to `address` (given at the desk after registering): it becomes the
+    dispute's contact address and the receipt job is queued (once per dispute and address)."""
+    dispute = registered_dispute(session, context, dispute_id)
+    address = address.strip()
+    if not address or len(address) > 254 or not valid_address(address):
+        raise FieldErrors({"email": _("Dit e-mailadres is niet geldig.")})
+    dispute.contact_email = address
+    jobs.enqueue(
+        session,
+        disputes.RECEIPT_MAIL_JOB,
+        {"dispute_id": str(dispute.id)},
+        key=f"{disputes.RECEIPT_MAIL_JOB}:{dispute.id}:{address.lower()}",
+        organisation_id=dispute.organisation_id,
+    )
+    audit.record(
+        session,
+        actor=context.actor,
+        organisation_id=dispute.organisation_id,
+        action="dispute.receipt_requested",
+        object_type="dispute",
+        object_id=dispute.id,
+        data={"by": "email"},
+    )
+    return dispute
+
+
+def deadline_of(session: Session, document: Document) -> dispute_deadlines.DisputeDeadline | None:
+    return dispute_deadlines.deadline_for(session, document)

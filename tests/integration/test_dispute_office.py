@@ -30,6 +30,7 @@ from shared.models import (
     Dispute,
     DisputeChannel,
     DisputeNote,
+    DisputeRight,
     DisputeStatus,
     Document,
     DocumentStatus,
@@ -42,8 +43,9 @@ from shared.models import (
     StaffUser,
 )
 from shared.protection import seal, ssin_digest
-from shared.services import audit, dispatch, dispute_office
+from shared.services import audit, dispatch, dispute_office, disputes
 from shared.services.screening import ScreeningOverride, screen_document
+from shared.services.transitions import transition
 from shared.timeutil import BRUSSELS, today, utcnow
 from shared.web import ZegelApp
 from tests import factories
@@ -103,9 +105,6 @@ def world(session: Session) -> Iterator[World]:
         yield World(session, client, a, b, handler, colleague, desk, handler_b, recipient)
 
 
-_numbers = iter(range(1, 10_000))
-
-
 def sent_document(
     session: Session,
     org: Organisation,
@@ -153,39 +152,39 @@ def dispute(
     session: Session,
     document: Document,
     *,
-    service: str = "belastingen",
+    service: str | None = None,
     status: DisputeStatus = DisputeStatus.RECEIVED,
     late: bool = False,
     answer_due: date | None = None,
     received_at: datetime | None = None,
     assigned_to: StaffUser | None = None,
 ) -> Dispute:
-    """A dispute as it comes in (the filing rules themselves are disputes-core's tests)."""
-    found = Dispute(
-        id=uuid.uuid4(),
-        organisation_id=document.organisation_id,
-        document_id=document.id,
-        number=f"B-{today().year}-{next(_numbers):05d}",
+    """A dispute filed through the portal (disputes-core's `file_dispute`), then shaped for the
+    queue's cases: another service, late, an answer deadline, an earlier receipt."""
+    document.dispute_right = DisputeRight.MUNICIPAL_TAX_OBJECTION
+    found = disputes.file_dispute(
+        session,
+        document,
+        disputes.DisputeInput(grounds="Ik heb geen tweede verblijf: het is mijn hoofdverblijf."),
         channel=DisputeChannel.PORTAL,
-        received_at=received_at or utcnow() - timedelta(days=2),
-        late=late,
-        grounds="Ik heb geen tweede verblijf: de woning is mijn hoofdverblijf.",
-        status=DisputeStatus.RECEIVED,
-        competent_service=service,
-        answer_due_date=answer_due or today() + timedelta(days=180),
-        assigned_to_id=assigned_to.id if assigned_to else None,
-    )
-    session.add(found)
-    session.flush()
+        actor=disputes.citizen_actor(document),
+    ).dispute
+    if service is not None:
+        found.competent_service = service
+    found.late = late
+    if answer_due is not None:
+        found.answer_due_date = answer_due
+    if received_at is not None:
+        found.received_at = received_at
+    found.assigned_to_id = assigned_to.id if assigned_to else None
     path = {
         DisputeStatus.RECEIVED: [],
         DisputeStatus.IN_PROGRESS: [DisputeStatus.IN_PROGRESS],
         DisputeStatus.WITHDRAWN: [DisputeStatus.WITHDRAWN],
     }[status]
-    from shared.services.transitions import transition
-
     for target in path:
         transition(session, found, target, actor=SYSTEM)
+    session.flush()
     return found
 
 
@@ -201,7 +200,8 @@ def _reload(session: Session, model: Any, id_: uuid.UUID) -> Any:
 
 def test_the_queue_shows_the_own_organisation_per_service_with_filters(world: World) -> None:
     s = world.session
-    tax = dispute(s, sent_document(s, world.a, world.recipient), service="belastingen")
+    tax = dispute(s, sent_document(s, world.a, world.recipient))
+    assert tax.competent_service == "belastingen"  # from the document type (disputes-core)
     gas = dispute(
         s,
         sent_document(s, world.a, world.recipient, title="GAS-boete", document_type="gas_fine"),
@@ -218,7 +218,8 @@ def test_the_queue_shows_the_own_organisation_per_service_with_filters(world: Wo
     assert page.status_code == 200
     assert tax.number in page.text
     assert gas.number in page.text
-    assert foreign.number not in page.text
+    assert foreign.organisation_id == world.b.id
+    assert "Ander bestuur" not in page.text
     assert "2 bezwaren" in page.text
     assert "over tijd" in page.text  # the GAS dispute is past its answer deadline
 
@@ -328,7 +329,12 @@ def test_assign_take_into_handling_and_plan_a_hearing(world: World) -> None:
         .order_by(AuditEvent.sequence)
     ).all()
     s.rollback()
-    assert actions == ["dispute.assigned", "dispute.in_progress", "dispute.hearing_planned"]
+    assert actions == [
+        "dispute.received",
+        "dispute.assigned",
+        "dispute.in_progress",
+        "dispute.hearing_planned",
+    ]
 
 
 def test_an_illegal_transition_is_refused_with_a_clear_message(world: World) -> None:
@@ -592,7 +598,7 @@ def test_the_report_counts_per_service_and_outcome_with_the_handling_time(world:
         r' <td class="numeric">1</td>',
         text,
     )
-    assert "GAS-dienst" in text
+    assert "GAS-ambtenaar" in text
     assert '<svg class="chart__svg"' in page.text
     assert world.get("/bezwaren/rapport?maanden=5").status_code == 422
 
@@ -660,3 +666,187 @@ def test_the_front_office_search_is_for_staff_with_a_desk_role(world: World) -> 
     signer = factories.staff_member(world.session, world.a, [StaffRole.ONDERTEKENAAR])
     world.login(signer)
     assert world.get("/onthaal").status_code == 403
+
+
+# -- the front office registers a paper dispute ------------------------------------------------
+
+
+def _png() -> bytes:
+    import io
+
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("RGB", (40, 30), (250, 250, 250)).save(out, format="PNG")
+    return out.getvalue()
+
+
+def _disputable(world: World, *, sent_days_ago: int = 5, title: str = "Aanslag") -> Document:
+    document = sent_document(world.session, world.a, world.recipient, title=title)
+    document.dispute_right = DisputeRight.MUNICIPAL_TAX_OBJECTION
+    document.legal_sending_date = today() - timedelta(days=sent_days_ago)
+    world.session.flush()
+    return document
+
+
+def _register(world: World, document: Document, **fields: Any) -> Any:
+    page = f"/onthaal/stukken/{document.id}"
+    data = {
+        "kanaal": "post",
+        "ontvangen_op": (today() - timedelta(days=3)).isoformat(),
+        "gronden": "Ik woon hier sinds 2019; het is geen tweede verblijf.",
+        **{k: v for k, v in fields.items() if k != "files"},
+    }
+    files = fields.get("files", {"bijlagen": ("scan.png", _png(), "image/png")})
+    return world.post(f"{page}/bezwaar", data, page, files=files)
+
+
+def test_the_front_office_registers_a_paper_dispute_with_a_past_date_of_receipt(
+    world: World,
+) -> None:
+    document = _disputable(world)
+    world.login(world.desk)
+    page = world.get(f"/onthaal/stukken/{document.id}")
+    assert "Bezwaar mogelijk tot" in page.text
+    done = _register(world, document)
+    assert done.status_code == 200, done.text
+    assert "geregistreerd" in done.text
+    assert "Binnen de termijn" in done.text
+    s = world.session
+    filed = s.scalars(select(Dispute).where(Dispute.document_id == document.id)).one()
+    s.rollback()
+    assert filed.channel is DisputeChannel.POST
+    assert filed.received_at.astimezone(BRUSSELS).date() == today() - timedelta(days=3)
+    assert filed.late is False
+    assert filed.registered_by_id == world.desk.id
+    assert filed.competent_service == "belastingen"
+    assert len(filed.attachments) == 1
+
+    receipt = world.get(f"/onthaal/bezwaren/{filed.id}/ontvangstbewijs.pdf")
+    assert receipt.status_code == 200
+    assert receipt.headers["content-type"] == "application/pdf"
+    assert receipt.content.startswith(b"%PDF-")
+
+    # The handlers find it in the same queue as online disputes.
+    world.login(world.handler)
+    assert filed.number in world.get("/bezwaren?dienst=belastingen").text
+
+
+def test_a_late_paper_dispute_is_registered_and_marked_late_by_its_date_of_receipt(
+    world: World,
+) -> None:
+    document = _disputable(world, sent_days_ago=200)
+    world.login(world.desk)
+    done = _register(world, document, kanaal="desk")
+    assert done.status_code == 200
+    assert "laattijdig" in done.text
+    filed = world.session.scalars(select(Dispute)).one()
+    world.session.rollback()
+    assert filed.late is True
+    assert filed.channel is DisputeChannel.DESK
+
+
+def test_the_postmark_counts_for_the_deadline(world: World) -> None:
+    document = _disputable(world, sent_days_ago=120)
+    last_day = dispute_office.deadline_of(world.session, document).last_day  # type: ignore[union-attr]
+    assert last_day is not None
+    world.login(world.desk)
+    done = _register(
+        world,
+        document,
+        ontvangen_op=(last_day + timedelta(days=2)).isoformat(),
+        poststempel=last_day.isoformat(),
+    )
+    assert done.status_code == 200, done.text
+    filed = world.session.scalars(select(Dispute)).one()
+    world.session.rollback()
+    assert filed.late is False
+    assert filed.postmark_date == last_day
+
+
+@pytest.mark.parametrize(
+    ("fields", "field", "message"),
+    [
+        (
+            {"poststempel": (today() + timedelta(days=2)).isoformat()},
+            "poststempel",
+            "De datum van de poststempel ligt in de toekomst.",
+        ),
+        (
+            {"ontvangen_op": (today() + timedelta(days=1)).isoformat()},
+            "ontvangen_op",
+            "De datum van ontvangst ligt in de toekomst.",
+        ),
+        ({"ontvangen_op": ""}, "ontvangen_op", "Vul de datum van ontvangst in."),
+        ({"gronden": "   "}, "gronden", "Neem de gronden van het bezwaar over uit de brief."),
+        ({"kanaal": "portal"}, "kanaal", "Kies hoe het bezwaar binnenkwam"),
+        ({"files": {}}, "bijlagen", "Laad de scan van de brief op"),
+        (
+            {"files": {"bijlagen": ("scan.pdf", b"MZ\x90\x00\x03 program", "application/pdf")}},
+            "bijlagen",
+            "is geen PDF, JPEG of PNG",
+        ),
+        ({"email": "geen-adres"}, "email", "Dit e-mailadres is niet geldig."),
+    ],
+)
+def test_bad_paper_input_is_refused_with_a_message_and_kept(
+    world: World, fields: dict[str, Any], field: str, message: str
+) -> None:
+    document = _disputable(world)
+    world.login(world.desk)
+    refused = _register(world, document, **fields)
+    assert refused.status_code == 422
+    assert message in refused.text
+    assert f'href="#veld-{field}"' in refused.text
+    if fields.get("gronden", "x").strip():
+        assert "het is geen tweede verblijf" in refused.text, "what was typed is kept"
+    assert world.session.scalars(select(Dispute)).all() == []
+    world.session.rollback()
+
+
+def test_the_same_form_sent_twice_registers_one_dispute(world: World) -> None:
+    document = _disputable(world)
+    world.login(world.desk)
+    key = disputes.new_submission_key()
+    first = _register(world, document, sleutel=key)
+    second = _register(world, document, sleutel=key)
+    assert first.status_code == second.status_code == 200
+    assert len(world.session.scalars(select(Dispute)).all()) == 1
+    world.session.rollback()
+
+
+def test_another_organisations_document_cannot_get_a_paper_dispute(world: World) -> None:
+    other = factories.citizen(world.session, world.b)
+    foreign = sent_document(world.session, world.b, other)
+    foreign.dispute_right = DisputeRight.MUNICIPAL_TAX_OBJECTION
+    mine = _disputable(world)
+    world.login(world.desk)
+    page = f"/onthaal/stukken/{mine.id}"
+    refused = world.post(
+        f"/onthaal/stukken/{foreign.id}/bezwaar",
+        {"kanaal": "desk", "ontvangen_op": today().isoformat(), "gronden": "x"},
+        page,
+        files={"bijlagen": ("scan.png", _png(), "image/png")},
+    )
+    assert refused.status_code == 404
+    assert world.session.scalars(select(Dispute)).all() == []
+    world.session.rollback()
+
+
+def test_the_receipt_is_e_mailed_on_request(world: World) -> None:
+    from shared.models import Job
+
+    document = _disputable(world)
+    world.login(world.desk)
+    _register(world, document)
+    filed = world.session.scalars(select(Dispute)).one()
+    world.session.rollback()
+    page = f"/onthaal/bezwaren/{filed.id}"
+    bad = world.post(f"{page}/mail", {"email": "niet juist"}, page)
+    assert bad.status_code == 422
+    assert "Dit e-mailadres is niet geldig." in bad.text
+    done = world.post(f"{page}/mail", {"email": "an@example.org"}, page, follow_redirects=True)
+    assert "Het ontvangstbewijs wordt naar an@example.org gestuurd." in done.text
+    kinds = world.session.scalars(select(Job.kind)).all()
+    world.session.rollback()
+    assert kinds.count(disputes.RECEIPT_MAIL_JOB) == 1
