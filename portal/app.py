@@ -11,7 +11,7 @@ from pathlib import Path
 
 from litestar.types import Guard
 
-from portal.controllers import code, documents
+from portal.controllers import code, disputes, documents
 from portal.controllers.start import accessibility_statement, start_page
 from shared.models.documents import GOVERNING_BODY_LABELS
 from shared.services.auth import App
@@ -33,6 +33,10 @@ def create_app(guards: Sequence[Guard] = ()) -> ZegelApp:
             documents.document,
             documents.document_pdf,
             documents.experience,
+            disputes.dispute_form,
+            disputes.dispute_submit,
+            disputes.dispute_receipt,
+            disputes.dispute_receipt_pdf,
             accessibility_statement,
             code.code_form,
             code.code_open,

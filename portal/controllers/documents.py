@@ -10,7 +10,7 @@ from litestar.response import Redirect, Template
 from litestar.status_codes import HTTP_303_SEE_OTHER
 
 from shared.services import experience as experience_service
-from shared.services import portal
+from shared.services import portal, portal_disputes
 from shared.web import NO_STORE
 from shared.web.params import Citizen, DbSession, Form, FromPath, FromQuery, form_value
 from shared.web.sessions import citizen_guard, citizen_session
@@ -55,10 +55,12 @@ def document(
     token: FromPath[str],
     bedankt: FromQuery[bool] = False,
 ) -> Template:
+    view = portal.citizen_document(db_session, _digest(citizen), token)
     return Template(
         template_name="document.html",
         context={
-            "view": portal.citizen_document(db_session, _digest(citizen), token),
+            "view": view,
+            "dispute_panel": portal_disputes.panel(db_session, view.document),
             "citizen_name": citizen.display_name,
             "thanked": bedankt,
         },

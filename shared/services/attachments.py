@@ -14,7 +14,11 @@ What passes is stored by its SHA-256 in `shared.storage` (`store()`).
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import io
+import json
 import re
 import warnings
 from collections.abc import Sequence
@@ -23,7 +27,8 @@ from dataclasses import dataclass
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from shared.config import get_settings
-from shared.errors import FieldErrors
+from shared.errors import DomainError, FieldErrors
+from shared.errors import IntegrityError as StorageIntegrityError
 from shared.i18n import gettext as _
 from shared.pdf.active import inspect_pdf
 from shared.storage import get_storage
@@ -173,11 +178,12 @@ def check_upload(upload: Upload, *, max_bytes: int) -> CheckedFile:
     return CheckedFile(safe_name(name, content_type), content_type, content)
 
 
-def check_uploads(uploads: Sequence[Upload]) -> list[CheckedFile]:
-    """Check every file (empty file fields are skipped) against the count and size limits."""
+def check_uploads(uploads: Sequence[Upload], *, already: int = 0) -> list[CheckedFile]:
+    """Check every file (empty file fields are skipped) against the count and size limits;
+    `already`: files checked before that count towards the limit."""
     settings = get_settings()
     present = [u for u in uploads if u.content or u.file_name]
-    if len(present) > settings.dispute_attachment_max_count:
+    if already + len(present) > settings.dispute_attachment_max_count:
         raise FieldErrors(
             {
                 FIELD: _("U kunt ten hoogste %(count)d bestanden toevoegen.")
@@ -190,3 +196,39 @@ def check_uploads(uploads: Sequence[Upload]) -> list[CheckedFile]:
 def store(checked: CheckedFile) -> str:
     """Store the checked content; return its SHA-256."""
     return get_storage().put(checked.content)
+
+
+# -- files kept across a form's steps ------------------------------------------------------------
+
+
+def _mac(binding: str, body: str) -> str:
+    key = hashlib.sha256(
+        b"zegel-dispute-attachment:" + get_settings().secret_key.get_secret_value().encode()
+    ).digest()
+    return hmac.new(key, f"{binding}:{body}".encode(), hashlib.sha256).hexdigest()[:32]
+
+
+def remember(checked: CheckedFile, binding: str) -> str:
+    """Store a checked file while its form goes through its steps; return a token for a hidden
+    field. The token is signed and bound to `binding` (the document and the form's submission
+    key), so it names no other stored file and serves no other form."""
+    sha256 = store(checked)
+    body = base64.urlsafe_b64encode(
+        json.dumps({"s": sha256, "t": checked.content_type, "n": checked.file_name}).encode()
+    ).decode()
+    return f"{body}.{_mac(binding, body)}"
+
+
+def recall(token: str, binding: str) -> CheckedFile | None:
+    """The file a `remember` token names; None when the token is not valid for `binding`."""
+    body, _dot, mac = token.strip().rpartition(".")
+    if not body or not hmac.compare_digest(mac, _mac(binding, body)):
+        return None
+    try:
+        data = json.loads(base64.urlsafe_b64decode(body.encode()))
+        content_type = str(data["t"])
+        if content_type not in _EXTENSIONS:
+            return None
+        return CheckedFile(str(data["n"]), content_type, get_storage().get(str(data["s"])))
+    except (ValueError, KeyError, TypeError, DomainError, StorageIntegrityError):
+        return None

@@ -60,7 +60,7 @@ from shared.models.disputes import (
 )
 from shared.models.documents import DisputeRight, Document, DocumentStatus
 from shared.services import attachments, audit
-from shared.services.attachments import Upload
+from shared.services.attachments import CheckedFile, Upload
 from shared.services.dispute_deadlines import DisputeDeadline, answer_due, deadline_for
 from shared.timeutil import BRUSSELS, today
 
@@ -96,6 +96,9 @@ class DisputeInput:
     contact_email: str | None = None
     contact_phone: str | None = None
     uploads: Sequence[Upload] = ()
+    """Files as they arrived: checked here."""
+    files: Sequence[CheckedFile] = ()
+    """Files checked before (kept across the portal's confirmation step)."""
     submission_key: str | None = None
 
 
@@ -125,7 +128,8 @@ def _clean(value: str | None) -> str | None:
     return value or None
 
 
-def _check_input(data: DisputeInput) -> tuple[str, str | None, str | None]:
+def check_input(data: DisputeInput) -> tuple[str, str | None, str | None]:
+    """The grounds and contact details, cleaned; FieldErrors (every field at once) otherwise."""
     settings = get_settings()
     errors: dict[str, str] = {}
     grounds = (data.grounds or "").strip()
@@ -219,7 +223,7 @@ def file_dispute(
         raise InvalidInput(_("Tegen dit document kunt u geen bezwaar indienen."))
     if document.status not in DISPUTABLE:
         raise InvalidInput(_("Dit document is nog niet verstuurd; er kan nog geen bezwaar tegen."))
-    grounds, email, phone = _check_input(data)
+    grounds, email, phone = check_input(data)
     existing = _existing(session, document, data, grounds, channel)
     if existing is not None:
         return Filed(existing, created=False)
@@ -241,7 +245,7 @@ def file_dispute(
     late = not deadline.is_open(postmark_date or received_on)
     if late and channel is DisputeChannel.PORTAL:
         raise InvalidInput(late_message(deadline), code="dispute_late")
-    checked = attachments.check_uploads(data.uploads)
+    checked = [*data.files, *attachments.check_uploads(data.uploads, already=len(data.files))]
 
     dispute = Dispute(
         id=uuid.uuid4(),
