@@ -778,6 +778,7 @@ def _apply_outcome(session: Session, dispute: Dispute, actor: audit.Actor) -> No
         if paid == 0 and payment.states.allowed(payment.status, PaymentRequestStatus.CANCELLED):
             _move(session, payment, PaymentRequestStatus.CANCELLED, actor, data)
         else:
+            _resume_payment(session, dispute, actor)  # it stays paid (or partly)
             _needs_refund(session, payment, paid, actor, data)
         return
     if dispute.outcome is DisputeOutcome.PARTLY_FOUNDED and dispute.reduced_amount_cents:
@@ -793,12 +794,12 @@ def _apply_outcome(session: Session, dispute: Dispute, actor: audit.Actor) -> No
             data={**data, "amount_before_cents": before, "amount_cents": payment.amount_cents},
         )
         target = _status_for_balance(paid, payment.amount_cents)
-        movable = (
-            PaymentRequestStatus.SUSPENDED,
+        if payment.status is PaymentRequestStatus.SUSPENDED:
+            _resume_payment(session, dispute, actor)
+        elif payment.status in (
             PaymentRequestStatus.OPEN,
             PaymentRequestStatus.PARTIALLY_PAID,
-        )
-        if payment.status in movable and payment.states.allowed(payment.status, target):
+        ) and payment.states.allowed(payment.status, target):
             _move(session, payment, target, actor, data)
         if paid > payment.amount_cents:
             _needs_refund(session, payment, paid - payment.amount_cents, actor, data)
@@ -813,8 +814,7 @@ def _needs_refund(
     actor: audit.Actor,
     data: dict[str, object],
 ) -> None:
-    if payment.status is PaymentRequestStatus.SUSPENDED:
-        _move(session, payment, _status_for_balance(cents, payment.amount_cents), actor, data)
+    """Record that `cents` were paid too much: the finance service refunds them (payments)."""
     audit.record(
         session,
         actor=actor,
@@ -832,15 +832,14 @@ def _resume_payment(session: Session, dispute: Dispute, actor: audit.Actor) -> N
     if payment is None or payment.status is not PaymentRequestStatus.SUSPENDED:
         return
     target = _status_for_balance(_paid_cents(session, payment), payment.amount_cents)
-    if target is PaymentRequestStatus.PAID:  # suspended → paid is not a move; open first
-        target = PaymentRequestStatus.PARTIALLY_PAID
-    _move(
-        session,
-        payment,
-        target,
-        actor,
-        {"dispute_id": str(dispute.id), "outcome": dispute.outcome, "resumed": True},
-    )
+    data: dict[str, object] = {
+        "dispute_id": str(dispute.id),
+        "outcome": dispute.outcome,
+        "resumed": True,
+    }
+    if not payment.states.allowed(payment.status, target):  # suspended → paid: via partly
+        _move(session, payment, PaymentRequestStatus.PARTIALLY_PAID, actor, data)
+    _move(session, payment, target, actor, data)
 
 
 # -- reports -----------------------------------------------------------------------------------

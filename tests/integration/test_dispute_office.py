@@ -850,3 +850,63 @@ def test_the_receipt_is_e_mailed_on_request(world: World) -> None:
     kinds = world.session.scalars(select(Job.kind)).all()
     world.session.rollback()
     assert kinds.count(disputes.RECEIPT_MAIL_JOB) == 1
+
+
+@pytest.mark.parametrize(
+    ("outcome", "amount", "paid", "after_status", "refund"),
+    [
+        ("gegrond", "", 12_000, PaymentRequestStatus.PAID, 12_000),
+        ("deels_gegrond", "45,50", 5_000, PaymentRequestStatus.PAID, 450),
+        ("deels_gegrond", "80", 5_000, PaymentRequestStatus.PARTIALLY_PAID, None),
+        ("ongegrond", "", 5_000, PaymentRequestStatus.PARTIALLY_PAID, None),
+    ],
+)
+def test_money_already_paid_is_kept_and_an_overpayment_is_marked_for_refund(
+    world: World,
+    outcome: str,
+    amount: str,
+    paid: int,
+    after_status: PaymentRequestStatus,
+    refund: int | None,
+) -> None:
+    from shared.models import Payment, PaymentMethod, PaymentStatus
+    from shared.services.access import StaffContext
+
+    s = world.session
+    found, payment = _in_progress(world)
+    s.add(
+        Payment(
+            organisation_id=world.a.id,
+            payment_request_id=payment.id,
+            amount_cents=paid,
+            method=PaymentMethod.BANK_TRANSFER,
+            status=PaymentStatus.SUCCEEDED,
+            external_id=uuid.uuid4().hex,
+            received_at=utcnow(),
+        )
+    )
+    context = StaffContext(
+        user_id=world.handler.id,
+        name=world.handler.name,
+        organisation_id=world.a.id,
+        organisation_name=world.a.name,
+        roles=frozenset({StaffRole.DOSSIERBEHANDELAAR}),
+        organisations=((world.a.id, world.a.name),),
+    )
+    decided = dispute_office.decide(
+        s,
+        context,
+        found.id,
+        dispute_office.DecisionInput(
+            outcome=outcome, motivation="Zo is het.", reduced_amount=amount
+        ),
+    )
+    assert dispute_office.answer_sent(s, decided.answer) is not None
+    assert payment.status is after_status
+    refunds = s.scalars(
+        select(AuditEvent).where(
+            AuditEvent.object_id == str(payment.id),
+            AuditEvent.action == "payment_request.refund_due",
+        )
+    ).all()
+    assert [e.data["refund_cents"] for e in refunds] == ([refund] if refund else [])
