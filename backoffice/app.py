@@ -86,6 +86,7 @@ def create_app() -> ZegelApp:
             disputes.dispute_status,
             disputes.dispute_note,
             disputes.dispute_decide,
+            disputes.dispute_attachment,
             front_office.front_office_search,
             front_office.front_office_document,
             front_office.front_office_register,

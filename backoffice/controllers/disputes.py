@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode
 
-from litestar import Request, get, post
+from litestar import Request, Response, get, post
 from litestar.datastructures import UploadFile
 from litestar.response import Redirect, Template
 from litestar.status_codes import HTTP_303_SEE_OTHER
@@ -286,6 +286,30 @@ def dispute_decide(
     except (InvalidInput, IllegalTransition) as error:
         return _refused(db_session, staff, dispute_id, error, values)
     return _done(decided.dispute.id, "beslist")
+
+
+@get(
+    "/bezwaren/{dispute_id:uuid}/bijlagen/{attachment_id:uuid}",
+    name="dispute_attachment",
+    guards=[role_guard(*dispute_office.HANDLER_ROLES, *dispute_office.FRONT_OFFICE_ROLES)],
+    sync_to_thread=True,
+    cache_control=NO_STORE,
+)
+def dispute_attachment(
+    db_session: DbSession,
+    staff: Staff,
+    dispute_id: FromPath[uuid.UUID],
+    attachment_id: FromPath[uuid.UUID],
+) -> Response[bytes]:
+    content, content_type, name = dispute_office.attachment(
+        db_session, staff, dispute_id, attachment_id
+    )
+    safe = "".join(c if c.isalnum() or c in "._-" else "_" for c in name) or "bijlage"
+    return Response(
+        content,
+        media_type=content_type,
+        headers={"content-disposition": f'inline; filename="{safe}"'},
+    )
 
 
 # -- report ------------------------------------------------------------------------------------

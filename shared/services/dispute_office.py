@@ -61,6 +61,7 @@ from shared.services import (
 )
 from shared.services.access import StaffContext
 from shared.services.attachments import Upload
+from shared.storage import get_storage
 from shared.timeutil import BRUSSELS, today, utcnow
 
 HANDLER_ROLES = (StaffRole.DOSSIERBEHANDELAAR, StaffRole.SECRETARIAAT)
@@ -1085,3 +1086,16 @@ def mail_receipt(
 
 def deadline_of(session: Session, document: Document) -> dispute_deadlines.DisputeDeadline | None:
     return dispute_deadlines.deadline_for(session, document)
+
+
+def attachment(
+    session: Session, context: StaffContext, dispute_id: uuid.UUID, attachment_id: uuid.UUID
+) -> tuple[bytes, str, str]:
+    """(content, content type, file name) of an attachment of the organisation's dispute, as
+    stored after the attachment checks (images re-encoded, PDFs without active content)."""
+    context.require(*HANDLER_ROLES, *FRONT_OFFICE_ROLES)
+    dispute = dispute_for_staff(session, context, dispute_id)
+    found = next((a for a in dispute.attachments if a.id == attachment_id), None)
+    if found is None:
+        raise NotFound(_("Deze bijlage bestaat niet."))
+    return get_storage().get(found.sha256), found.content_type, found.file_name

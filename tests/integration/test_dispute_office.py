@@ -727,9 +727,17 @@ def test_the_front_office_registers_a_paper_dispute_with_a_past_date_of_receipt(
     assert receipt.headers["content-type"] == "application/pdf"
     assert receipt.content.startswith(b"%PDF-")
 
-    # The handlers find it in the same queue as online disputes.
+    # The handlers find it in the same queue as online disputes, with the scan.
     world.login(world.handler)
     assert filed.number in world.get("/bezwaren?dienst=belastingen").text
+    scan = world.get(f"/bezwaren/{filed.id}/bijlagen/{filed.attachments[0].id}")
+    assert scan.status_code == 200
+    assert scan.headers["content-type"].startswith("image/png")
+    assert world.get(f"/bezwaren/{filed.id}/bijlagen/{uuid.uuid4()}").status_code == 404
+    world.login(world.handler_b, world.b)
+    assert (
+        world.get(f"/bezwaren/{filed.id}/bijlagen/{filed.attachments[0].id}").status_code == 404
+    )
 
 
 def test_a_late_paper_dispute_is_registered_and_marked_late_by_its_date_of_receipt(
