@@ -48,7 +48,7 @@ from shared.timeutil import today, utcnow
 from tests import factories
 from tests.e2e.browser import Console, assert_accessible, screenshot
 from tests.e2e.conftest import Sandbox
-from tests.e2e.test_signing_journey import log_in, log_out, sign_in_folder
+from tests.e2e.test_signing_journey import _wait_for_mail, log_in, log_out, sign_in_folder
 from tests.integration.signing.conftest import letter_pdf
 
 pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("worker")]
@@ -238,6 +238,11 @@ def test_the_competent_service_decides_founded_and_the_answer_closes_the_loop(
     _check(page, "dispute-citizen-outcome")
     assert [e for e in page_console.errors if "status of 422" not in e] == []
     assert page_console.csp_violations == []
+
+    # Each signer got their digest e-mail; empty the package's mail sink for the next journeys.
+    for subject in ("directeur", "burgemeester"):
+        assert _wait_for_mail(sandbox, staff_member(subject).email)
+    sandbox.mail.clear()
 
 
 def _scan() -> bytes:
