@@ -9,6 +9,7 @@ This module is a leaf: plain values in, bytes out.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from fpdf import FPDF
 
@@ -41,6 +42,8 @@ class DisputeReceipt:
     postmark_date: str | None = None
     answer_due: str | None = None
     late_note: str | None = None
+    issued_at: datetime | None = None
+    """The PDF's creation date (the moment of receipt): the same dispute gives the same bytes."""
 
 
 def _section(pdf: FPDF, title: str) -> None:
@@ -67,6 +70,8 @@ def render_dispute_receipt(receipt: DisputeReceipt) -> bytes:
     pdf.set_author(receipt.organisation_name)
     pdf.set_creator("Zegel")
     pdf.set_lang("nl-BE")
+    if receipt.issued_at is not None:
+        pdf.set_creation_date(receipt.issued_at)
     pdf.add_page()
 
     pdf.set_font("Liberation", "B", 12)

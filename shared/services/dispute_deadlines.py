@@ -45,6 +45,7 @@ from shared.i18n import N_
 from shared.models.dispatch import Channel, Dispatch, DispatchStatus
 from shared.models.documents import DisputeRight, Document
 from shared.models.people import Organisation
+from shared.services.audit import Actor, record
 from shared.timeutil import BRUSSELS
 
 SERVICE_LABELS: dict[str, str] = {
@@ -211,6 +212,26 @@ def validate_overrides(overrides: Mapping[str, Any]) -> dict[str, dict[str, Any]
         except ValidationError as error:
             raise InvalidInput(f"Ongeldige regel voor {key}: {error.errors()[0]['msg']}.") from None
         cleaned[right.value] = parsed.model_dump(exclude_none=True)
+    return cleaned
+
+
+def set_organisation_rules(
+    session: Session, organisation: Organisation, overrides: Mapping[str, Any], *, actor: Actor
+) -> dict[str, dict[str, Any]]:
+    """Replace the organisation's changes to the dispute rules (validated; audited). An empty
+    mapping returns the organisation to the settings."""
+    cleaned = validate_overrides(overrides)
+    before = organisation.dispute_rules
+    organisation.dispute_rules = cleaned or None
+    record(
+        session,
+        actor=actor,
+        organisation_id=organisation.id,
+        action="organisation.dispute_rules_changed",
+        object_type="organisation",
+        object_id=organisation.id,
+        data={"before": before, "after": cleaned},
+    )
     return cleaned
 
 

@@ -125,6 +125,7 @@ def receipt_of(session: Session, dispute: Dispute) -> DisputeReceipt:
                 if dispute.late and dispute.deadline_date
                 else None
             ),
+            issued_at=dispute.received_at,
         )
 
 

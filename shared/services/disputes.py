@@ -233,6 +233,8 @@ def file_dispute(
         received_at, postmark_date = now, None
     elif received_at is None:
         raise FieldErrors({"ontvangen_op": _("Vul de datum van ontvangst in.")})
+    if received_at.tzinfo is None:
+        raise ValueError("naive datetime given; Zegel uses timezone-aware datetimes")
     received_on = received_at.astimezone(BRUSSELS).date()
     if received_on > today():
         raise FieldErrors({"ontvangen_op": _("De datum van ontvangst ligt in de toekomst.")})

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import socket
+import threading
 import uuid
 from collections.abc import Iterator, Sequence
 from datetime import UTC, date, datetime, timedelta
@@ -16,6 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from shared.config import get_settings
+from shared.db import session_scope
 from shared.errors import FieldErrors, InvalidInput
 from shared.integrations.mail.sandbox import MailSink
 from shared.jobs import Worker
@@ -26,6 +28,7 @@ from shared.models import (
     DispatchStatus,
     Dispute,
     DisputeChannel,
+    DisputeCounter,
     DisputeRight,
     Document,
     Job,
@@ -541,3 +544,102 @@ def test_without_an_e_mail_address_no_mail_is_queued(session: Session) -> None:
     org = factories.organisation(session)
     citizen_files(session, sent_document(session, org))
     assert session.scalars(select(Job)).all() == []
+
+
+def test_the_receipt_pdf_is_the_same_bytes_every_time(session: Session) -> None:
+    import time
+
+    org = factories.organisation(session)
+    dispute = citizen_files(session, sent_document(session, org)).dispute
+    first = dispute_receipts.receipt_pdf(session, dispute)
+    time.sleep(1.1)  # a creation date taken from the clock would differ now
+    assert dispute_receipts.receipt_pdf(session, dispute) == first
+
+
+# -- concurrency -------------------------------------------------------------------------------
+
+
+def _file_in_own_transaction(document_id: uuid.UUID, grounds: str, key: str | None) -> str:
+    with session_scope() as own:
+        document = own.get(Document, document_id)
+        assert document is not None
+        filed = file_dispute(
+            own,
+            document,
+            DisputeInput(grounds=grounds, submission_key=key),
+            channel=DisputeChannel.PORTAL,
+            actor=disputes.citizen_actor(document),
+        )
+        return filed.dispute.number
+
+
+def _race(calls: list[tuple[uuid.UUID, str, str | None]]) -> list[str]:
+    numbers: list[str] = []
+    errors: list[BaseException] = []
+    start = threading.Barrier(len(calls))
+
+    def run(document_id: uuid.UUID, grounds: str, key: str | None) -> None:
+        start.wait()
+        try:
+            numbers.append(_file_in_own_transaction(document_id, grounds, key))
+        except BaseException as error:  # reported below
+            errors.append(error)
+
+    threads = [threading.Thread(target=run, args=call) for call in calls]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert errors == []
+    return numbers
+
+
+def test_disputes_filed_at_the_same_time_get_consecutive_numbers(session: Session) -> None:
+    org = factories.organisation(session)
+    ids = [sent_document(session, org).id for _ in range(6)]
+    session.commit()
+    numbers = _race([(i, f"Grond {n}", None) for n, i in enumerate(ids)])
+    year = today().year
+    assert sorted(numbers) == [f"B-{year}-{n:05d}" for n in range(1, 7)]
+
+
+def test_the_same_form_submitted_twice_at_once_files_one_dispute(session: Session) -> None:
+    org = factories.organisation(session)
+    document_id = sent_document(session, org).id
+    session.commit()
+    numbers = _race([(document_id, f"Klik {n}", "z" * 32) for n in range(3)])
+    assert len(set(numbers)) == 1
+    session.expire_all()
+    assert len(session.scalars(select(Dispute)).all()) == 1
+    assert session.scalars(select(DisputeCounter)).one().last_sequence == 1
+
+
+def test_an_organisation_changes_its_rules_audited_and_validated(session: Session) -> None:
+    from shared.services.dispute_deadlines import deadline_for, set_organisation_rules
+
+    org = factories.organisation(session)
+    document = sent_document(
+        session,
+        org,
+        right=DisputeRight.GAS_APPEAL,
+        sent_on=date(2026, 3, 2),
+        document_type="gas_fine",
+    )
+    set_organisation_rules(
+        session, org, {"gas_appeal": {"months": 2, "legal_text": "Eigen tekst."}}, actor=STAFF
+    )
+    deadline = deadline_for(session, document)
+    assert deadline is not None
+    assert deadline.last_day == date(2026, 5, 4)  # 2 May 2026 is a Saturday
+    assert deadline.legal_text == "Eigen tekst."
+    document.dispute_legal_text = "Tekst van dit document."
+    assert deadline_for(session, document).legal_text == "Tekst van dit document."  # type: ignore[union-attr]
+    with pytest.raises(InvalidInput):
+        set_organisation_rules(session, org, {"gas_appeal": {"months": "veel"}}, actor=STAFF)
+    assert org.dispute_rules == {"gas_appeal": {"months": 2, "legal_text": "Eigen tekst."}}
+    event = session.scalars(
+        select(AuditEvent).where(AuditEvent.action == "organisation.dispute_rules_changed")
+    ).one()
+    assert event.data["after"] == org.dispute_rules
+    set_organisation_rules(session, org, {}, actor=STAFF)
+    assert org.dispute_rules is None
