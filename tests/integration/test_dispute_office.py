@@ -735,9 +735,7 @@ def test_the_front_office_registers_a_paper_dispute_with_a_past_date_of_receipt(
     assert scan.headers["content-type"].startswith("image/png")
     assert world.get(f"/bezwaren/{filed.id}/bijlagen/{uuid.uuid4()}").status_code == 404
     world.login(world.handler_b, world.b)
-    assert (
-        world.get(f"/bezwaren/{filed.id}/bijlagen/{filed.attachments[0].id}").status_code == 404
-    )
+    assert world.get(f"/bezwaren/{filed.id}/bijlagen/{filed.attachments[0].id}").status_code == 404
 
 
 def test_a_late_paper_dispute_is_registered_and_marked_late_by_its_date_of_receipt(
