@@ -17,6 +17,7 @@ from shared.models.disputes import (
     DisputeCounter,
     DisputeNote,
     DisputeOutcome,
+    DisputeRuleSet,
     DisputeStatus,
 )
 from shared.models.documents import (
@@ -93,6 +94,7 @@ __all__ = [
     "DisputeNote",
     "DisputeOutcome",
     "DisputeRight",
+    "DisputeRuleSet",
     "DisputeStatus",
     "Document",
     "DocumentStatus",

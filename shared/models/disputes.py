@@ -5,9 +5,9 @@ from __future__ import annotations
 import uuid
 from datetime import date, datetime
 from enum import StrEnum
-from typing import ClassVar
+from typing import Any, ClassVar
 
-from sqlalchemy import ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy import JSON, ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from shared.db import Base, IdMixin, TimestampMixin, enum_column, utcnow
@@ -141,6 +141,19 @@ class DisputeCounter(Base):
     )
     year: Mapped[int] = mapped_column(primary_key=True)
     last_sequence: Mapped[int] = mapped_column(default=0)
+
+
+class DisputeRuleSet(TimestampMixin, Base):
+    """An organisation's changes to the dispute rules, per dispute right, e.g.
+    `{"municipal_tax_objection": {"months": 2}}` (see shared.services.dispute_deadlines);
+    no row: the settings as they are."""
+
+    __tablename__ = "dispute_rule_set"
+
+    organisation_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("organisation.id"), primary_key=True
+    )
+    rules: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
 
 
 class DisputeNote(IdMixin, Base):

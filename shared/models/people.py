@@ -5,9 +5,8 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, String, UniqueConstraint, false
+from sqlalchemy import ForeignKey, String, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from shared.db import Base, IdMixin, TimestampMixin, enum_column
@@ -40,9 +39,6 @@ class Organisation(IdMixin, TimestampMixin, Base):
     phone: Mapped[str | None] = mapped_column(String(40))
     website: Mapped[str | None] = mapped_column(String(200))
     accent_colour: Mapped[str] = mapped_column(String(7), default="#1d4f91")
-    dispute_rules: Mapped[dict[str, Any] | None] = mapped_column(JSON)
-    """The organisation's changes to the dispute rules, per dispute right (see
-    shared.services.dispute_deadlines); None: the settings as they are."""
 
 
 class StaffRole(StrEnum):

@@ -320,16 +320,10 @@ def _staff_session(session: Session, verified: VerifiedLogin) -> WebSession:
 def staff_organisations(session: Session, staff_user_id: object) -> list[Organisation]:
     return list(
         session.scalars(
-            # IN rather than DISTINCT over the rows: an organisation has JSON columns, which
-            # PostgreSQL cannot compare.
             select(Organisation)
-            .where(
-                Organisation.id.in_(
-                    select(StaffRoleAssignment.organisation_id).where(
-                        StaffRoleAssignment.staff_user_id == staff_user_id
-                    )
-                )
-            )
+            .join(StaffRoleAssignment, StaffRoleAssignment.organisation_id == Organisation.id)
+            .where(StaffRoleAssignment.staff_user_id == staff_user_id)
+            .distinct()
             .order_by(Organisation.name)
         ).all()
     )

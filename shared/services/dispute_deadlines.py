@@ -13,7 +13,7 @@ reference date: its term has not started, so nothing is late.
 - `custom`: a configurable number of months and/or days from the day after sending.
 Each has its answer term (e.g. 6 months for a tax objection), its competent service and its
 legal text. The settings (`ZEGEL_DISPUTE_*`) give the defaults; an organisation may override any
-field of a rule in `Organisation.dispute_rules` (`{"municipal_tax_objection": {"months": 2}}`),
+field of a rule (`DisputeRuleSet`: `{"municipal_tax_objection": {"months": 2}}`),
 and a document's own `dispute_legal_text` replaces the rule's text on that document.
 
 **Counting** follows the Gerechtelijk Wetboek (art. 52-54): a term in months runs from the
@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import calendar
 import functools
+import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
@@ -43,8 +44,8 @@ from shared.config import Settings, get_settings
 from shared.errors import InvalidInput
 from shared.i18n import N_
 from shared.models.dispatch import Channel, Dispatch, DispatchStatus
+from shared.models.disputes import DisputeRuleSet
 from shared.models.documents import DisputeRight, Document
-from shared.models.people import Organisation
 from shared.services.audit import Actor, record
 from shared.timeutil import BRUSSELS
 
@@ -143,7 +144,7 @@ class DisputeRule:
 
 
 class _RuleOverride(BaseModel):
-    """What an organisation may change of a rule (`Organisation.dispute_rules[right]`)."""
+    """What an organisation may change of a rule (`DisputeRuleSet.rules[right]`)."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -215,42 +216,56 @@ def validate_overrides(overrides: Mapping[str, Any]) -> dict[str, dict[str, Any]
     return cleaned
 
 
+def organisation_rules(session: Session, organisation_id: uuid.UUID) -> dict[str, Any]:
+    """The organisation's changes to the rules ({} when it has none)."""
+    found = session.get(DisputeRuleSet, organisation_id)
+    return dict(found.rules) if found is not None else {}
+
+
 def set_organisation_rules(
-    session: Session, organisation: Organisation, overrides: Mapping[str, Any], *, actor: Actor
+    session: Session, organisation_id: uuid.UUID, overrides: Mapping[str, Any], *, actor: Actor
 ) -> dict[str, dict[str, Any]]:
     """Replace the organisation's changes to the dispute rules (validated; audited). An empty
     mapping returns the organisation to the settings."""
     cleaned = validate_overrides(overrides)
-    before = organisation.dispute_rules
-    organisation.dispute_rules = cleaned or None
+    found = session.get(DisputeRuleSet, organisation_id)
+    before = dict(found.rules) if found is not None else {}
+    if cleaned and found is None:
+        session.add(DisputeRuleSet(organisation_id=organisation_id, rules=cleaned))
+    elif cleaned and found is not None:
+        found.rules = cleaned
+    elif found is not None:
+        session.delete(found)
     record(
         session,
         actor=actor,
-        organisation_id=organisation.id,
+        organisation_id=organisation_id,
         action="organisation.dispute_rules_changed",
         object_type="organisation",
-        object_id=organisation.id,
+        object_id=organisation_id,
         data={"before": before, "after": cleaned},
     )
+    session.flush()
     return cleaned
 
 
 def rule_for(
     right: DisputeRight,
-    organisation: Organisation | None = None,
+    overrides: Mapping[str, Any] | None = None,
     *,
     document_type: str | None = None,
     settings: Settings | None = None,
 ) -> DisputeRule | None:
-    """The rule that applies: the settings, the organisation's override, and the competent
-    service of the document type (`ZEGEL_DISPUTE_SERVICES`)."""
+    """The rule that applies: the settings, the organisation's changes (`overrides`, see
+    `organisation_rules`), and the competent service of the document type
+    (`ZEGEL_DISPUTE_SERVICES`)."""
     s = settings or get_settings()
     rule = default_rule(right, s)
     if rule is None:
         return None
     if document_type and document_type in s.dispute_services:
         rule = replace(rule, competent_service=s.dispute_services[document_type])
-    override = (organisation.dispute_rules or {}).get(right.value) if organisation else None
+    override = (overrides or {}).get(right.value)
     if override:
         try:
             fields = _RuleOverride.model_validate(override).model_dump(exclude_none=True)
@@ -321,8 +336,12 @@ def _registered_delivery(session: Session, document: Document) -> tuple[bool, da
 
 def deadline_for(session: Session, document: Document) -> DisputeDeadline | None:
     """The document's dispute deadline; None when it carries no dispute right."""
+    if document.dispute_right is DisputeRight.NONE:
+        return None
     rule = rule_for(
-        document.dispute_right, document.organisation, document_type=document.document_type
+        document.dispute_right,
+        organisation_rules(session, document.organisation_id),
+        document_type=document.document_type,
     )
     if rule is None:
         return None

@@ -30,6 +30,7 @@ from shared.models import (
     DisputeChannel,
     DisputeCounter,
     DisputeRight,
+    DisputeRuleSet,
     Document,
     Job,
     Organisation,
@@ -615,7 +616,11 @@ def test_the_same_form_submitted_twice_at_once_files_one_dispute(session: Sessio
 
 
 def test_an_organisation_changes_its_rules_audited_and_validated(session: Session) -> None:
-    from shared.services.dispute_deadlines import deadline_for, set_organisation_rules
+    from shared.services.dispute_deadlines import (
+        deadline_for,
+        organisation_rules,
+        set_organisation_rules,
+    )
 
     org = factories.organisation(session)
     document = sent_document(
@@ -626,7 +631,7 @@ def test_an_organisation_changes_its_rules_audited_and_validated(session: Sessio
         document_type="gas_fine",
     )
     set_organisation_rules(
-        session, org, {"gas_appeal": {"months": 2, "legal_text": "Eigen tekst."}}, actor=STAFF
+        session, org.id, {"gas_appeal": {"months": 2, "legal_text": "Eigen tekst."}}, actor=STAFF
     )
     deadline = deadline_for(session, document)
     assert deadline is not None
@@ -635,11 +640,13 @@ def test_an_organisation_changes_its_rules_audited_and_validated(session: Sessio
     document.dispute_legal_text = "Tekst van dit document."
     assert deadline_for(session, document).legal_text == "Tekst van dit document."  # type: ignore[union-attr]
     with pytest.raises(InvalidInput):
-        set_organisation_rules(session, org, {"gas_appeal": {"months": "veel"}}, actor=STAFF)
-    assert org.dispute_rules == {"gas_appeal": {"months": 2, "legal_text": "Eigen tekst."}}
+        set_organisation_rules(session, org.id, {"gas_appeal": {"months": "veel"}}, actor=STAFF)
+    stored = {"gas_appeal": {"months": 2, "legal_text": "Eigen tekst."}}
+    assert organisation_rules(session, org.id) == stored
     event = session.scalars(
         select(AuditEvent).where(AuditEvent.action == "organisation.dispute_rules_changed")
     ).one()
-    assert event.data["after"] == org.dispute_rules
-    set_organisation_rules(session, org, {}, actor=STAFF)
-    assert org.dispute_rules is None
+    assert event.data["after"] == stored
+    set_organisation_rules(session, org.id, {}, actor=STAFF)
+    assert organisation_rules(session, org.id) == {}
+    assert session.scalars(select(DisputeRuleSet)).all() == []
