@@ -28,6 +28,12 @@ MENU = (
     ),
     MenuItem(N_("Handtekenmap"), "/handtekenmap", frozenset({StaffRole.ONDERTEKENAAR})),
     MenuItem(
+        N_("Bezwaren"),
+        "/bezwaren",
+        frozenset({StaffRole.SECRETARIAAT, StaffRole.DOSSIERBEHANDELAAR}),
+    ),
+    MenuItem(N_("Onthaal"), "/onthaal", frozenset({StaffRole.ONTHAAL})),
+    MenuItem(
         N_("Doorlooptijd"),
         "/doorlooptijd",
         frozenset({StaffRole.BEHEERDER, StaffRole.SECRETARIAAT, StaffRole.DOSSIERBEHANDELAAR}),

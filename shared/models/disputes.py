@@ -10,7 +10,7 @@ from typing import Any, ClassVar
 from sqlalchemy import JSON, ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from shared.db import Base, IdMixin, TimestampMixin, enum_column
+from shared.db import Base, IdMixin, TimestampMixin, enum_column, utcnow
 from shared.models.documents import Document
 from shared.models.states import StateMachine, machine
 
@@ -94,6 +94,15 @@ class Dispute(IdMixin, TimestampMixin, Base):
     assigned_to_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("staff_user.id"))
     answer_due_date: Mapped[date | None]
     answer_document_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("document.id"))
+    # -- handling in the back office (shared.services.dispute_office) --
+    hearing_at: Mapped[datetime | None]
+    """When the hearing (hoorzitting) is planned; set with the status hearing_planned."""
+    reduced_amount_cents: Mapped[int | None]
+    """For 'deels gegrond': the amount still due after the decision."""
+    decision_motivation: Mapped[str | None] = mapped_column(Text)
+    decided_at: Mapped[datetime | None]
+    closed_at: Mapped[datetime | None]
+    """When the answer was sent (the dispute closed)."""
     deadline_date: Mapped[date | None]
     """The last day to dispute the document, as computed when the dispute came in (None: the
     term had not started, e.g. a registered letter not yet delivered)."""
@@ -145,3 +154,16 @@ class DisputeRuleSet(TimestampMixin, Base):
         ForeignKey("organisation.id"), primary_key=True
     )
     rules: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class DisputeNote(IdMixin, Base):
+    """An internal note of a case handler on a dispute; never shown to the citizen."""
+
+    __tablename__ = "dispute_note"
+
+    organisation_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("organisation.id"), index=True)
+    dispute_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("dispute.id"), index=True)
+    author_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("staff_user.id"))
+    author_name: Mapped[str] = mapped_column(String(200))
+    text: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

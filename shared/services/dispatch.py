@@ -99,7 +99,14 @@ from shared.models.payments import PaymentRequest, PaymentRequestStatus
 from shared.models.people import EboxStatus, Organisation, Recipient, RecipientKind
 from shared.pdf.cover import CoverPage, CoverPayment, render_cover_page
 from shared.protection import unseal
-from shared.services import access_codes, audit, document_types, payment_view, transitions
+from shared.services import (
+    access_codes,
+    audit,
+    dispute_office,
+    document_types,
+    payment_view,
+    transitions,
+)
 from shared.services.payment_references import format_iban, format_ogm
 from shared.services.recipients import Requester, magda_client, refresh_ebox_consent
 from shared.storage import get_storage
@@ -970,6 +977,7 @@ def _record(session: Session, outcomes: Sequence[_Outcome], *, give_up: bool) ->
     }
     pending: list[audit.PendingEvent] = []
     deliveries: list[DeliveryEvent] = []
+    answers: list[Document] = []
     for dispatch in dispatches:
         outcome = by_id[dispatch.id]
         error = outcome.error
@@ -1007,6 +1015,8 @@ def _record(session: Session, outcomes: Sequence[_Outcome], *, give_up: bool) ->
                         document, DocumentStatus.DISPATCHED, actor=SYSTEM, data=data
                     )
                 )
+                if document.document_type == dispute_office.ANSWER_DOCUMENT_TYPE:
+                    answers.append(document)
             document.sent_at = submitted.submitted_at
             document.legal_sending_date = submitted.submitted_at.astimezone(BRUSSELS).date()
         deliveries.append(
@@ -1024,6 +1034,8 @@ def _record(session: Session, outcomes: Sequence[_Outcome], *, give_up: bool) ->
     session.add_all(deliveries)
     if pending:
         audit.record_many(session, pending)
+    for answer in answers:  # the answer to a dispute has gone: the dispute is closed
+        dispute_office.answer_sent(session, answer)
 
 
 def submit_dispatches(

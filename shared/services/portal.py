@@ -11,20 +11,21 @@ import functools
 import uuid
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Any
 
 from sqlalchemy import Executable, bindparam, select
 from sqlalchemy.orm import Session, contains_eager, defer, load_only
 
 from shared.db import utcnow
 from shared.errors import NotFound, TooManyAttempts
-from shared.i18n import N_
+from shared.i18n import N_, format_money
 from shared.i18n import gettext as _
 from shared.models.audit import AuditEvent
-from shared.models.disputes import Dispute, DisputeStatus
+from shared.models.disputes import Dispute, DisputeOutcome, DisputeStatus
 from shared.models.documents import Document, DocumentStatus
 from shared.models.payments import PaymentRequest, PaymentRequestStatus
 from shared.models.signing import SignatureRequest, SignatureStatus
-from shared.services import access
+from shared.services import access, dispute_office
 from shared.storage import get_storage
 
 OPEN_DISPUTE = (DisputeStatus.RECEIVED, DisputeStatus.IN_PROGRESS, DisputeStatus.HEARING_PLANNED)
@@ -180,7 +181,7 @@ def _page_statements() -> tuple[Executable, Executable, Executable]:
         .order_by(SignatureRequest.signing_round, SignatureRequest.position)
     )
     events = (
-        select(AuditEvent.occurred_at, AuditEvent.action)
+        select(AuditEvent.occurred_at, AuditEvent.action, AuditEvent.data)
         .where(
             AuditEvent.organisation_id == bindparam("organisation_id"),
             AuditEvent.object_id.in_(bindparam("related", expanding=True)),
@@ -273,8 +274,25 @@ _CITIZEN_EVENTS = {
     "dispute.received": N_("Bezwaar ontvangen"),
     "dispute.decided": N_("Beslissing over uw bezwaar genomen"),
     "dispute.withdrawn": N_("Bezwaar ingetrokken"),
+    "dispute.closed": N_("Beslissing over uw bezwaar verstuurd: uw bezwaar is %(outcome)s"),
+    "payment_request.cancelled": N_("Betaling geannuleerd"),
+    "payment_request.amount_reduced": N_("Te betalen bedrag verminderd tot %(amount)s"),
 }
 """Which events a citizen sees, in their words (everything internal stays internal)."""
+
+
+def _citizen_text(action: str, data: dict[str, Any] | None) -> str:
+    text = _(_CITIZEN_EVENTS[action])
+    data = data or {}
+    if action == "dispute.closed":
+        try:
+            outcome = DisputeOutcome(str(data.get("outcome")))
+        except ValueError:
+            return _("Beslissing over uw bezwaar verstuurd")
+        return text % {"outcome": dispute_office.outcome_label(outcome)}
+    if action == "payment_request.amount_reduced":
+        return text % {"amount": format_money(int(data.get("amount_cents") or 0))}
+    return text
 
 
 def _timeline(
@@ -289,7 +307,7 @@ def _timeline(
     events = session.execute(
         _page_statements()[2], {"organisation_id": document.organisation_id, "related": related}
     ).all()
-    timeline = [CitizenEvent(at, _(_CITIZEN_EVENTS[action])) for at, action in events]
+    timeline = [CitizenEvent(at, _citizen_text(action, data)) for at, action, data in events]
     if not timeline and document.sent_at is not None:
         timeline.append(CitizenEvent(document.sent_at, _("Verstuurd")))
     return timeline

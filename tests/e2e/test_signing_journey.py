@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Sequence
 from datetime import timedelta
 
 import pytest
@@ -43,31 +44,46 @@ def log_out(page: Page) -> None:
     expect(page.get_by_role("heading", level=1)).to_contain_text("afgemeld")
 
 
-def sign_in_folder(page: Page, *, choose: str, expected_capacity: str) -> None:
-    """From the folder: choose, confirm once, and wait for the progress page to finish."""
+def _documents(count: int) -> str:
+    return "1 stuk" if count == 1 else f"{count} stukken"
+
+
+def sign_in_folder(
+    page: Page, *, choose: str, expected_capacity: str, titles: Sequence[str] = TITLES
+) -> None:
+    """From the folder: choose, confirm once, and wait for the progress page to finish.
+    `titles`: the documents waiting in the folder (the two letters of this journey unless
+    another journey says otherwise)."""
+    count = len(titles)
     page.get_by_role("navigation", name="Hoofdmenu").get_by_role(
         "link", name="Handtekenmap"
     ).click()
-    expect(page.get_by_role("table")).to_contain_text("2 stukken wachten op uw handtekening")
-    for title in TITLES:
+    waiting = "wacht" if count == 1 else "wachten"
+    expect(page.get_by_role("table")).to_contain_text(
+        f"{_documents(count)} {waiting} op uw handtekening"
+    )
+    for title in titles:
         expect(page.get_by_role("img", name=f"Eerste pagina van {title}")).to_be_visible()
     screenshot(page, f"signing-folder-{choose}")
     assert_accessible(page)
     if choose == "each":
-        for title in TITLES:
+        for title in titles:
             page.get_by_label(f"{title} kiezen").check()
         page.get_by_role("button", name="Gekozen stukken ondertekenen").click()
     else:
-        page.get_by_role("button", name="Alles ondertekenen (2)").click()
+        page.get_by_role("button", name=f"Alles ondertekenen ({count})").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Ondertekenen bevestigen")
-    expect(page.get_by_text(f"U ondertekent 2 stukken als {expected_capacity}.")).to_be_visible()
+    expect(
+        page.get_by_text(f"U ondertekent {_documents(count)} als {expected_capacity}.")
+    ).to_be_visible()
     screenshot(page, f"signing-confirm-{choose}")
     assert_accessible(page)
-    page.get_by_role("button", name="2 stukken ondertekenen").click()
+    page.get_by_role("button", name=f"{_documents(count)} ondertekenen").click()
     expect(page).to_have_url(re.compile(r"/handtekenmap/reeks/[0-9a-f-]{36}$"))
     # The progress section refreshes itself (htmx) until the batch is done.
-    expect(page.get_by_text("2 stukken zijn ondertekend.")).to_be_visible(timeout=30_000)
-    expect(page.locator("progress")).to_have_attribute("value", "2")
+    done = "is ondertekend" if count == 1 else "zijn ondertekend"
+    expect(page.get_by_text(f"{_documents(count)} {done}.")).to_be_visible(timeout=30_000)
+    expect(page.locator("progress")).to_have_attribute("value", str(count))
     screenshot(page, f"signing-done-{choose}")
     assert_accessible(page)
 
