@@ -24,6 +24,7 @@ from shared.models import (
 )
 from shared.protection import seal, ssin_digest
 from shared.services import audit
+from shared.services.access import StaffContext
 from shared.services.organisations import add_staff_member, create_organisation
 from shared.services.transitions import transition
 
@@ -107,6 +108,19 @@ def staff_member(
         roles=roles,
         actor=SYSTEM,
         signer_function=signer_function,
+    )
+
+
+def staff_context(session: Session, org: Organisation, *roles: StaffRole) -> StaffContext:
+    """A new staff member of `org` with `roles`, as the services see them."""
+    member = staff_member(session, org, list(roles))
+    return StaffContext(
+        user_id=member.id,
+        name=member.name,
+        organisation_id=org.id,
+        organisation_name=org.name,
+        roles=frozenset(roles),
+        organisations=((org.id, org.name),),
     )
 
 

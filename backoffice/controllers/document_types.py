@@ -72,6 +72,7 @@ def _form_page(
                 "papierkopie": "ja" if policy.ebox_fallback_days is not None else "",
                 "dagen": str(policy.ebox_fallback_days or ""),
                 "rechtsgrond": policy.legal_basis or "",
+                "opschorten": "ja" if policy.dispute_suspends_payment else "",
             },
             **_labels(),
         },
@@ -95,7 +96,8 @@ def policy_save(
     db_session: DbSession, staff: Staff, key: FromPath[str], data: Form
 ) -> Redirect | Template:
     values = {
-        name: form_value(data, name) for name in ("papier", "papierkopie", "dagen", "rechtsgrond")
+        name: form_value(data, name)
+        for name in ("papier", "papierkopie", "dagen", "rechtsgrond", "opschorten")
     }
     try:
         document_types.update_policy(db_session, staff, key, document_types.form_input(values))

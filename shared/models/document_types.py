@@ -6,7 +6,7 @@ from __future__ import annotations
 import uuid
 from enum import StrEnum
 
-from sqlalchemy import ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy import ForeignKey, String, Text, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from shared.db import Base, IdMixin, TimestampMixin, enum_column
@@ -43,4 +43,7 @@ class DocumentTypePolicy(IdMixin, TimestampMixin, Base):
     legal_basis: Mapped[str | None] = mapped_column(Text)
     """The legal basis for national-register look-ups about documents of this type; None:
     the installation's (ZEGEL_MAGDA_LEGAL_BASIS)."""
+    dispute_suspends_payment: Mapped[bool] = mapped_column(server_default=false())
+    """A dispute against a document of this type suspends its payment request until the
+    dispute is decided (or withdrawn)."""
     updated_by_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("staff_user.id"))

@@ -38,7 +38,7 @@ from shared.models.disputes import (
     DisputeStatus,
 )
 from shared.models.documents import Document
-from shared.models.payments import Payment, PaymentRequest, PaymentRequestStatus, PaymentStatus
+from shared.models.payments import PaymentRequest, PaymentRequestStatus
 from shared.models.people import (
     Organisation,
     Recipient,
@@ -56,6 +56,7 @@ from shared.services import (
     dispute_receipts,
     disputes,
     document_search,
+    payments,
     registration,
     transitions,
 )
@@ -731,26 +732,6 @@ def answer_sent(session: Session, document: Document) -> Dispute | None:
     return dispute
 
 
-def _paid_cents(session: Session, payment: PaymentRequest) -> int:
-    return int(
-        session.scalar(
-            select(func.coalesce(func.sum(Payment.amount_cents - Payment.refunded_cents), 0)).where(
-                Payment.payment_request_id == payment.id,
-                Payment.status.in_((PaymentStatus.SUCCEEDED, PaymentStatus.PARTIALLY_REFUNDED)),
-            )
-        )
-        or 0
-    )
-
-
-def _status_for_balance(paid: int, amount: int) -> PaymentRequestStatus:
-    if paid <= 0:
-        return PaymentRequestStatus.OPEN
-    if paid < amount:
-        return PaymentRequestStatus.PARTIALLY_PAID
-    return PaymentRequestStatus.PAID
-
-
 def _move(
     session: Session,
     payment: PaymentRequest,
@@ -774,7 +755,7 @@ def _apply_outcome(session: Session, dispute: Dispute, actor: audit.Actor) -> No
     if payment is None:
         return
     data: dict[str, object] = {"dispute_id": str(dispute.id), "outcome": dispute.outcome}
-    paid = _paid_cents(session, payment)
+    paid = payments.balance(session, payment).paid_cents
     if dispute.outcome is DisputeOutcome.FOUNDED:
         if paid == 0 and payment.states.allowed(payment.status, PaymentRequestStatus.CANCELLED):
             _move(session, payment, PaymentRequestStatus.CANCELLED, actor, data)
@@ -794,7 +775,7 @@ def _apply_outcome(session: Session, dispute: Dispute, actor: audit.Actor) -> No
             object_id=payment.id,
             data={**data, "amount_before_cents": before, "amount_cents": payment.amount_cents},
         )
-        target = _status_for_balance(paid, payment.amount_cents)
+        target = payments.status_for(paid, payment.amount_cents)
         if payment.status is PaymentRequestStatus.SUSPENDED:
             _resume_payment(session, dispute, actor)
         elif payment.status in (
@@ -828,19 +809,17 @@ def _needs_refund(
 
 
 def _resume_payment(session: Session, dispute: Dispute, actor: audit.Actor) -> None:
-    """A payment request suspended by the dispute runs again."""
+    """A payment request suspended by the dispute runs again, at the status its balance
+    calls for."""
     payment = _payment_request(session, dispute)
     if payment is None or payment.status is not PaymentRequestStatus.SUSPENDED:
         return
-    target = _status_for_balance(_paid_cents(session, payment), payment.amount_cents)
-    data: dict[str, object] = {
-        "dispute_id": str(dispute.id),
-        "outcome": dispute.outcome,
-        "resumed": True,
-    }
-    if not payment.states.allowed(payment.status, target):  # suspended → paid: via partly
-        _move(session, payment, PaymentRequestStatus.PARTIALLY_PAID, actor, data)
-    _move(session, payment, target, actor, data)
+    payments.resume(
+        session,
+        payment,
+        actor=actor,
+        reason=_("Bezwaar %(number)s afgehandeld") % {"number": dispute.number},
+    )
 
 
 # -- reports -----------------------------------------------------------------------------------

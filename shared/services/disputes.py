@@ -26,10 +26,10 @@ constraint lets one commit and the other finds it. A second form opened separate
 key; if it brings the same grounds through the same channel while the first is open, it also
 returns the first dispute instead of a copy.
 
-**Payment hook.** A dispute may suspend the document's payment request (the payments issue).
-This module does not touch payments: `on_dispute_filed()` registers a function that
-`file_dispute()` calls in the same transaction (`DISPUTE_FILED_HOOKS`); the payments service
-registers its suspension there.
+**Payment.** Where the organisation's policy for the document type says so
+(`document_types.Policy.dispute_suspends_payment`), a new dispute suspends the document's open
+payment request in the same transaction; the decision or the withdrawal lets it run again
+(`dispute_office`).
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ from __future__ import annotations
 import re
 import secrets
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 
@@ -59,7 +59,8 @@ from shared.models.disputes import (
     DisputeStatus,
 )
 from shared.models.documents import DisputeRight, Document, DocumentStatus
-from shared.services import attachments, audit
+from shared.models.payments import PaymentRequest, PaymentRequestStatus
+from shared.services import attachments, audit, document_types, payments
 from shared.services.attachments import CheckedFile, Upload
 from shared.services.dispute_deadlines import DisputeDeadline, answer_due, deadline_for
 from shared.timeutil import BRUSSELS, today
@@ -68,18 +69,9 @@ RECEIPT_MAIL_JOB = "disputes.receipt_mail"
 DISPUTABLE = (DocumentStatus.DISPATCHED, DocumentStatus.DELIVERED, DocumentStatus.RETURNED)
 """A document can be disputed once it has been sent."""
 OPEN_STATUSES = (DisputeStatus.RECEIVED, DisputeStatus.IN_PROGRESS, DisputeStatus.HEARING_PLANNED)
+SUSPENDABLE = (PaymentRequestStatus.OPEN, PaymentRequestStatus.PARTIALLY_PAID)
+"""A payment request a dispute can suspend: money is still asked for."""
 _PHONE = re.compile(r"^\+?[0-9 ./()-]{6,30}$")
-
-DisputeHook = Callable[[Session, Dispute], None]
-DISPUTE_FILED_HOOKS: list[DisputeHook] = []
-"""Called with every new dispute in the transaction that files it (see the module docstring)."""
-
-
-def on_dispute_filed(hook: DisputeHook) -> DisputeHook:
-    """Register `hook` (e.g. the payments service suspending the payment request)."""
-    if hook not in DISPUTE_FILED_HOOKS:
-        DISPUTE_FILED_HOOKS.append(hook)
-    return hook
 
 
 def new_submission_key() -> str:
@@ -325,11 +317,29 @@ def file_dispute(
             key=f"{RECEIPT_MAIL_JOB}:{dispute.id}",
             organisation_id=dispute.organisation_id,
         )
-    for hook in DISPUTE_FILED_HOOKS:
-        hook(session, dispute)
+    _suspend_payment(session, document, dispute, actor)
     session.flush()
     session.refresh(dispute, attribute_names=["attachments"])
     return Filed(dispute, created=True)
+
+
+def _suspend_payment(
+    session: Session, document: Document, dispute: Dispute, actor: audit.Actor
+) -> None:
+    """Suspend the document's payment request while the dispute runs, when the organisation's
+    policy for this type of document says so and something is still to be paid."""
+    if not document_types.policy(
+        session, document.organisation_id, document.document_type
+    ).dispute_suspends_payment:
+        return
+    request = session.scalars(
+        select(PaymentRequest).where(PaymentRequest.document_id == document.id)
+    ).one_or_none()
+    if request is None or request.status not in SUSPENDABLE:
+        return
+    payments.suspend(
+        session, request, actor=actor, reason=_("Bezwaar %(number)s") % {"number": dispute.number}
+    )
 
 
 def dispute_of_document(session: Session, document: Document, dispute_id: uuid.UUID) -> Dispute:

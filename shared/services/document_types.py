@@ -57,6 +57,7 @@ class DocumentType:
     paper_why: str = ""
     """Why it goes registered by default (Dutch; shown as the channel's reason)."""
     ebox_fallback_days: int | None = None
+    dispute_suspends_payment: bool = False
 
 
 CATALOGUE: dict[str, DocumentType] = {
@@ -91,6 +92,8 @@ CATALOGUE: dict[str, DocumentType] = {
             " directeur en daarna de burgemeester.",
             paper=PaperDelivery.REGISTERED,
             paper_why="een GAS-boete wordt bij aangetekende brief betekend",
+            # The appeal against a GAS fine suspends it (GAS-wet of 24 June 2013, art. 31).
+            dispute_suspends_payment=True,
         ),
         DocumentType(
             "dispute_answer",
@@ -158,6 +161,8 @@ class Policy:
     customised: bool
     """A beheerder saved it (False: the catalogue's defaults)."""
     updated_at: datetime | None = None
+    dispute_suspends_payment: bool = False
+    """A dispute suspends the document's payment request until it is decided."""
 
     @property
     def registered(self) -> bool:
@@ -180,6 +185,7 @@ class Policy:
             "paper_delivery": self.paper.value,
             "ebox_fallback_days": self.ebox_fallback_days,
             "legal_basis": self.legal_basis,
+            "dispute_suspends_payment": self.dispute_suspends_payment,
         }
 
 
@@ -189,7 +195,14 @@ def default_policy(document_type: str) -> Policy:
     known = CATALOGUE.get(document_type)
     if known is None:
         return Policy(document_type, PaperDelivery.NORMAL, None, None, customised=False)
-    return Policy(known.key, known.paper, known.ebox_fallback_days, None, customised=False)
+    return Policy(
+        known.key,
+        known.paper,
+        known.ebox_fallback_days,
+        None,
+        customised=False,
+        dispute_suspends_payment=known.dispute_suspends_payment,
+    )
 
 
 def _from_row(row: DocumentTypePolicy) -> Policy:
@@ -200,6 +213,7 @@ def _from_row(row: DocumentTypePolicy) -> Policy:
         row.legal_basis,
         customised=True,
         updated_at=row.updated_at,
+        dispute_suspends_payment=row.dispute_suspends_payment,
     )
 
 
@@ -297,6 +311,7 @@ class PolicyInput:
     ebox_fallback: bool
     ebox_fallback_days: str
     legal_basis: str
+    dispute_suspends_payment: bool = False
 
 
 def _check(values: PolicyInput) -> tuple[PaperDelivery, int | None, str | None]:
@@ -364,6 +379,7 @@ def update_policy(
     row.paper_delivery = paper
     row.ebox_fallback_days = days
     row.legal_basis = basis
+    row.dispute_suspends_payment = values.dispute_suspends_payment
     row.updated_by_id = context.user_id
     session.flush()
     after = _from_row(row)
@@ -409,10 +425,11 @@ def reset_policy(session: Session, context: StaffContext, document_type: str) ->
 
 
 def form_input(data: Mapping[str, str]) -> PolicyInput:
-    """The Beheer form's fields: papier, papierkopie (ja), dagen, rechtsgrond."""
+    """The Beheer form's fields: papier, papierkopie (ja), dagen, rechtsgrond, opschorten (ja)."""
     return PolicyInput(
         paper=data.get("papier", ""),
         ebox_fallback=data.get("papierkopie", "") == "ja",
         ebox_fallback_days=data.get("dagen", ""),
         legal_basis=data.get("rechtsgrond", ""),
+        dispute_suspends_payment=data.get("opschorten", "") == "ja",
     )

@@ -118,7 +118,8 @@ def balance(session: Session, request: PaymentRequest) -> Balance:
     return Balance(request.amount_cents, int(received), int(refunded))
 
 
-def _status_for(paid_cents: int, amount_cents: int) -> PaymentRequestStatus:
+def status_for(paid_cents: int, amount_cents: int) -> PaymentRequestStatus:
+    """The status a (not suspended, not cancelled) request's balance calls for."""
     if paid_cents >= amount_cents:
         return PaymentRequestStatus.PAID
     if paid_cents > 0:
@@ -309,7 +310,7 @@ def _settle(
     ):
         return
     totals = balance(session, request)
-    target = _status_for(totals.paid_cents, request.amount_cents)
+    target = status_for(totals.paid_cents, request.amount_cents)
     if target is request.status:
         return
     transition(
@@ -614,7 +615,7 @@ def resume(
     transition(
         session,
         request,
-        _status_for(totals.paid_cents, request.amount_cents),
+        status_for(totals.paid_cents, request.amount_cents),
         actor=actor,
         data=data,
     )

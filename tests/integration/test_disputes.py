@@ -17,7 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from shared.config import get_settings
-from shared.db import session_scope
+from shared.db import session_scope, utcnow
 from shared.errors import FieldErrors, InvalidInput
 from shared.integrations.mail.sandbox import MailSink
 from shared.jobs import Worker
@@ -34,9 +34,13 @@ from shared.models import (
     Document,
     Job,
     Organisation,
+    PaymentMethod,
+    PaymentRequest,
+    PaymentRequestStatus,
     Recipient,
+    StaffRole,
 )
-from shared.services import attachments, audit, dispute_receipts, disputes
+from shared.services import attachments, audit, dispute_receipts, disputes, document_types, payments
 from shared.services.attachments import Upload
 from shared.services.disputes import DisputeInput, file_dispute
 from shared.storage import get_storage
@@ -387,19 +391,69 @@ def test_registered_mail_counts_from_the_delivery_date(session: Session) -> None
     assert not_yet.last_day is None
 
 
-def test_the_payment_hook_is_called_with_the_new_dispute(session: Session) -> None:
-    seen: list[str] = []
+def _with_payment(session: Session, document: Document, cents: int = 12_550) -> PaymentRequest:
+    document.amount_due_cents = cents
+    document.due_date = today() + timedelta(days=30)
+    request = payments.create_for_document(session, document, actor=factories.SYSTEM)
+    assert request is not None
+    return request
 
-    def hook(_session: Session, dispute: Dispute) -> None:
-        seen.append(dispute.number)
 
-    disputes.DISPUTE_FILED_HOOKS.append(hook)
-    try:
-        org = factories.organisation(session)
-        filed = citizen_files(session, sent_document(session, org))
-    finally:
-        disputes.DISPUTE_FILED_HOOKS.remove(hook)
-    assert seen == [filed.dispute.number]
+def test_a_dispute_suspends_the_payment_where_the_document_type_says_so(
+    session: Session,
+) -> None:
+    # GAS fines: an appeal suspends the fine (the catalogue's default).
+    org = factories.organisation(session)
+    fine = sent_document(session, org, right=DisputeRight.GAS_APPEAL, document_type="gas_fine")
+    request = _with_payment(session, fine)
+    filed = citizen_files(session, fine)
+    assert request.status is PaymentRequestStatus.SUSPENDED
+    suspended = session.scalars(
+        select(AuditEvent).where(
+            AuditEvent.object_id == str(request.id),
+            AuditEvent.action == "payment_request.suspended",
+        )
+    ).one()
+    assert suspended.data["reason"] == f"Bezwaar {filed.dispute.number}"
+
+
+def test_a_dispute_leaves_the_payment_running_unless_the_policy_suspends_it(
+    session: Session,
+) -> None:
+    org = factories.organisation(session)
+    tax = sent_document(session, org)
+    request = _with_payment(session, tax)
+    citizen_files(session, tax)
+    assert request.status is PaymentRequestStatus.OPEN  # taxes: not by default
+
+    # The beheerder makes disputes against tax assessments suspend the payment.
+    document_types.update_policy(
+        session,
+        factories.staff_context(session, org, StaffRole.BEHEERDER),
+        "tax_assessment",
+        document_types.form_input({"papier": "normal", "opschorten": "ja"}),
+    )
+    other = sent_document(session, org)
+    other_request = _with_payment(session, other)
+    citizen_files(session, other)
+    assert other_request.status is PaymentRequestStatus.SUSPENDED
+
+
+def test_a_dispute_does_not_suspend_a_payment_already_made(session: Session) -> None:
+    org = factories.organisation(session)
+    fine = sent_document(session, org, right=DisputeRight.GAS_APPEAL, document_type="gas_fine")
+    request = _with_payment(session, fine)
+    payments.record_payment(
+        session,
+        payment_request=request,
+        amount_cents=12_550,
+        method=PaymentMethod.BANK_TRANSFER,
+        external_id="BE-1",
+        received_at=utcnow(),
+        actor=factories.SYSTEM,
+    )
+    citizen_files(session, fine)
+    assert request.status is PaymentRequestStatus.PAID
 
 
 # -- attachments -------------------------------------------------------------------------------

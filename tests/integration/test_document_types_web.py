@@ -98,6 +98,7 @@ def test_the_beheerder_changes_a_policy_and_the_change_is_audited(world: World) 
             "papierkopie": "ja",
             "dagen": " 14 ",
             "rechtsgrond": "Beraadslaging IVC nr. 26/123",
+            "opschorten": "ja",
         },
     )
     assert saved.status_code == 303
@@ -111,11 +112,12 @@ def test_the_beheerder_changes_a_policy_and_the_change_is_audited(world: World) 
     session.rollback()
     policy = document_types.policy(session, world.org.id, "college_decision")
     assert policy.paper is PaperDelivery.REGISTERED_WITH_ACKNOWLEDGEMENT
-    assert (policy.ebox_fallback_days, policy.legal_basis, policy.customised) == (
-        14,
-        "Beraadslaging IVC nr. 26/123",
-        True,
-    )
+    assert (
+        policy.ebox_fallback_days,
+        policy.legal_basis,
+        policy.dispute_suspends_payment,
+        policy.customised,
+    ) == (14, "Beraadslaging IVC nr. 26/123", True, True)
     # Another organisation keeps the defaults.
     assert not document_types.policy(session, world.other.id, "college_decision").customised
     event = session.scalars(
@@ -126,19 +128,21 @@ def test_the_beheerder_changes_a_policy_and_the_change_is_audited(world: World) 
         "paper_delivery": "normal",
         "ebox_fallback_days": None,
         "legal_basis": None,
+        "dispute_suspends_payment": False,
     }
     assert event.data["after"] == {
         "paper_delivery": "registered_ack",
         "ebox_fallback_days": 14,
         "legal_basis": "Beraadslaging IVC nr. 26/123",
+        "dispute_suspends_payment": True,
     }
 
     # Switching the paper copy off forgets the days; then back to the defaults.
     world.post(f"{PAGE}/college_decision", {"papier": "normal", "dagen": "14"})
     session.rollback()
-    assert (
-        document_types.policy(session, world.org.id, "college_decision").ebox_fallback_days is None
-    )
+    switched = document_types.policy(session, world.org.id, "college_decision")
+    assert switched.ebox_fallback_days is None
+    assert not switched.dispute_suspends_payment  # an unticked box saves "no"
     reset = world.post(f"{PAGE}/college_decision/standaard", {})
     assert reset.status_code == 303
     session.rollback()
