@@ -17,10 +17,12 @@ from shared.integrations.oidc.identities import citizen
 from shared.models import (
     AuditEvent,
     Document,
+    Organisation,
     Payment,
     PaymentMethod,
     PaymentRequest,
     PaymentRequestStatus,
+    StaffRole,
     StripeEvent,
 )
 from shared.services import audit, payments
@@ -73,6 +75,7 @@ def test_betalen_with_bancontact_then_the_document_says_betaald(
     tax: tuple[Document, PaymentRequest],
     session: Session,
     portal_url: str,
+    backoffice_url: str,
     sandbox_url: str,
 ) -> None:
     document, request = tax
@@ -119,7 +122,7 @@ def test_betalen_with_bancontact_then_the_document_says_betaald(
     assert delivered is not None, "the sandbox's webhook did not reach the portal"
     assert delivered.outcome == "paid"
 
-    # What finance sees (its pages are built elsewhere): the payment and its timeline.
+    # What is recorded: one payment, and the request's audit trail.
     session.expire_all()
     paid = session.scalars(select(Payment)).one()
     assert paid.amount_cents == 45000
@@ -139,3 +142,25 @@ def test_betalen_with_bancontact_then_the_document_says_betaald(
         "payment_request.paid",
     ]
     session.commit()
+
+    # Finance sees the payment in the back office, with the request's timeline.
+    org = session.get(Organisation, document.organisation_id)
+    assert org is not None
+    finance = factories.staff_member(session, org, [StaffRole.FINANCIEN], name="Fien Financiën")
+    token = factories.web_session(session, "backoffice", staff=finance, organisation=org)
+    session.commit()
+    page.context.add_cookies(
+        [{"name": "zegel_backoffice_session", "value": token, "url": backoffice_url}]
+    )
+    page.goto(backoffice_url + "/betalingen")
+    listed = page.get_by_role("table", name="Betaalverzoeken, laatste vervaldag eerst")
+    expect(listed.get_by_role("cell", name=AN.name)).to_be_visible()
+    listed.get_by_role("link").first.click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text(
+        format_ogm(request.structured_communication)
+    )
+    expect(page.get_by_role("cell", name="Bancontact (online)")).to_be_visible()
+    expect(page.get_by_role("heading", name="Tijdlijn")).to_be_visible()
+    expect(page.locator(".timeline__item")).not_to_have_count(0)
+    screenshot(page, "payment-finance-sees-it")
+    assert_accessible(page)
