@@ -102,6 +102,7 @@ from shared.protection import unseal
 from shared.services import (
     access_codes,
     audit,
+    counters,
     dispute_office,
     document_types,
     payment_view,
@@ -608,22 +609,7 @@ def run_progress(session: Session, organisation_id: uuid.UUID, run_id: uuid.UUID
 
 def _lock_counter(session: Session, organisation_id: uuid.UUID, year: int) -> RegisterCounter:
     """The organisation's counter row for `year`, locked until the transaction ends."""
-    query = (
-        select(RegisterCounter)
-        .where(RegisterCounter.organisation_id == organisation_id, RegisterCounter.year == year)
-        .with_for_update()
-    )
-    counter = session.scalars(query).one_or_none()
-    if counter is None:
-        try:
-            with session.begin_nested():
-                session.add(
-                    RegisterCounter(organisation_id=organisation_id, year=year, last_sequence=0)
-                )
-        except SAIntegrityError:
-            pass  # another transaction opened this year first
-        counter = session.scalars(query).one()
-    return counter
+    return counters.lock_year(session, RegisterCounter, organisation_id, year)
 
 
 def assign_register_number(

@@ -60,7 +60,7 @@ from shared.models.disputes import (
 )
 from shared.models.documents import DisputeRight, Document, DocumentStatus
 from shared.models.payments import PaymentRequest, PaymentRequestStatus
-from shared.services import attachments, audit, document_types, payments
+from shared.services import attachments, audit, counters, document_types, payments
 from shared.services.attachments import CheckedFile, Upload
 from shared.services.dispute_deadlines import DisputeDeadline, answer_due, deadline_for
 from shared.timeutil import BRUSSELS, today
@@ -169,22 +169,8 @@ def _existing(
 
 
 def _lock_counter(session: Session, organisation_id: uuid.UUID, year: int) -> DisputeCounter:
-    query = (
-        select(DisputeCounter)
-        .where(DisputeCounter.organisation_id == organisation_id, DisputeCounter.year == year)
-        .with_for_update()
-    )
-    counter = session.scalars(query).one_or_none()
-    if counter is None:
-        try:
-            with session.begin_nested():
-                session.add(
-                    DisputeCounter(organisation_id=organisation_id, year=year, last_sequence=0)
-                )
-        except SAIntegrityError:
-            pass  # another transaction opened this year first
-        counter = session.scalars(query).one()
-    return counter
+    """The organisation's counter row for `year`, locked until the transaction ends."""
+    return counters.lock_year(session, DisputeCounter, organisation_id, year)
 
 
 def format_number(year: int, sequence: int) -> str:
