@@ -8,7 +8,7 @@ from litestar import Request, get, post
 from litestar.response import Template
 
 from shared.errors import NotFound, TooManyAttempts
-from shared.services import access_codes, payment_view
+from shared.services import access_codes, payment_view, portal
 from shared.web import NO_STORE
 from shared.web.params import DbSession, Form
 
@@ -32,7 +32,18 @@ def code_open(request: Request[Any, Any, Any], db_session: DbSession, data: Form
             status_code=error.status_code,
         )
     panel = payment_view.panel(db_session, summary.payment) if summary.payment else None
+    # A letter without payment request: its amount stands unless a dispute took it away.
+    no_longer_due = (
+        summary.payment is None
+        and bool(summary.document.amount_due_cents)
+        and portal.founded_dispute(db_session, summary.document.id)
+    )
     return Template(
         template_name="code_summary.html",
-        context={"summary": summary, "payment_panel": panel, "pay_code": typed},
+        context={
+            "summary": summary,
+            "payment_panel": panel,
+            "pay_code": typed,
+            "no_longer_due": no_longer_due,
+        },
     )

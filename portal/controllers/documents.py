@@ -58,7 +58,11 @@ def document(
     citizen = citizen_in_handler(request, db_session, "view")
     view = portal.citizen_document(db_session, _digest(citizen), token, client=_client(request))
     dispute_panel = portal_disputes.panel(db_session, view.document)
-    payment_panel = payment_view.panel(db_session, view.payment) if view.payment else None
+    payment_panel = (
+        payment_view.panel(db_session, view.payment, outcome=view.dispute_outcome)
+        if view.payment
+        else None
+    )
     # The page only reads (and may touch the login session): end the transaction here, in
     # this worker thread, so that answering needs no second thread to commit it.
     db_session.commit()

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from shared.config import get_settings
 from shared.errors import DomainError
 from shared.i18n import gettext as _
+from shared.models.disputes import DisputeOutcome
 from shared.models.payments import PaymentRequest, PaymentRequestStatus
 from shared.models.people import Organisation
 from shared.services import payments
@@ -29,6 +30,18 @@ class PaymentPanel:
     qr_svg: str | None
     online: bool = True
     """Paying online (Stripe) is offered."""
+    outcome: DisputeOutcome | None = None
+    """The decision on the citizen's latest dispute, when one was taken and the page may say
+    so (the logged-in document page, not the paper code's summary): the "why" of a cancelled,
+    reduced or to-be-refunded amount."""
+
+    @property
+    def founded(self) -> bool:
+        return self.outcome is DisputeOutcome.FOUNDED
+
+    @property
+    def reduced(self) -> bool:
+        return self.outcome is DisputeOutcome.PARTLY_FOUNDED
 
     @property
     def status(self) -> PaymentRequestStatus:
@@ -52,7 +65,10 @@ def epc_for(request: PaymentRequest, creditor_name: str, amount_cents: int) -> s
     )
 
 
-def panel(session: Session, request: PaymentRequest) -> PaymentPanel:
+def panel(
+    session: Session, request: PaymentRequest, *, outcome: DisputeOutcome | None = None
+) -> PaymentPanel:
+    """The panel of `request`; `outcome` as in `PaymentPanel.outcome`."""
     organisation = session.get(Organisation, request.organisation_id)
     name = organisation.name if organisation is not None else ""
     totals = payments.balance(session, request)
@@ -75,5 +91,12 @@ def panel(session: Session, request: PaymentRequest) -> PaymentPanel:
             title=_("QR-code om over te schrijven met uw bankapp"),
         )
     return PaymentPanel(
-        request, totals, name, payable, reason, qr_svg, online=get_settings().stripe_enabled
+        request,
+        totals,
+        name,
+        payable,
+        reason,
+        qr_svg,
+        online=get_settings().stripe_enabled,
+        outcome=outcome,
     )

@@ -29,6 +29,7 @@ from shared.services import access, dispute_office
 from shared.storage import get_storage
 
 OPEN_DISPUTE = (DisputeStatus.RECEIVED, DisputeStatus.IN_PROGRESS, DisputeStatus.HEARING_PLANNED)
+DECIDED_DISPUTE = (DisputeStatus.DECIDED, DisputeStatus.CLOSED)
 TO_PAY = (PaymentRequestStatus.OPEN, PaymentRequestStatus.PARTIALLY_PAID)
 
 
@@ -65,9 +66,31 @@ class CitizenDocument:
 
     @property
     def amount_due_cents(self) -> int | None:
+        """What the letter still asks, as far as the page knows without the payments: the
+        payment request's (possibly reduced) amount while it is payable, nothing once it is
+        paid, suspended, cancelled or refunded (the payment panel tells those), and without a
+        payment request the letter's amount unless a founded dispute took it away."""
         if self.payment is not None:
-            return self.payment.amount_cents
+            return self.payment.amount_cents if self.payment.status in TO_PAY else None
+        if self.dispute_founded:
+            return None
         return self.document.amount_due_cents
+
+    @property
+    def dispute_outcome(self) -> DisputeOutcome | None:
+        """The decision on the latest dispute once it was taken (None before, or withdrawn)."""
+        if self.dispute is None or self.dispute.status not in DECIDED_DISPUTE:
+            return None
+        return self.dispute.outcome
+
+    @property
+    def dispute_open(self) -> bool:
+        return self.dispute is not None and self.dispute.status in OPEN_DISPUTE
+
+    @property
+    def dispute_founded(self) -> bool:
+        """The latest dispute was decided founded (gegrond)."""
+        return self.dispute_outcome is DisputeOutcome.FOUNDED
 
     @property
     def due_date(self) -> date | None:
@@ -75,11 +98,12 @@ class CitizenDocument:
 
 
 def badge(document: Document, payment: PaymentRequest | None, dispute: Dispute | None) -> Badge:
-    """The one status a citizen needs to see in the list."""
-    if dispute is not None:
-        if dispute.status in OPEN_DISPUTE:
-            return Badge(_("bezwaar ingediend"), "info")
-        return Badge(_("afgehandeld"), "neutral")
+    """The one status a citizen needs to see in the list: an open dispute first (what the
+    citizen waits for), then the payment request's own status (a dispute decided or withdrawn
+    leaves it open, reduced, paid or cancelled, and that is what counts), then the dispute's
+    end and the letter itself."""
+    if dispute is not None and dispute.status in OPEN_DISPUTE:
+        return Badge(_("bezwaar ingediend"), "info")
     if payment is not None:
         if payment.status is PaymentRequestStatus.PAID:
             return Badge(_("betaald"), "success")
@@ -87,12 +111,31 @@ def badge(document: Document, payment: PaymentRequest | None, dispute: Dispute |
             return Badge(_("te betalen"), "warning")
         if payment.status is PaymentRequestStatus.SUSPENDED:
             return Badge(_("betaling opgeschort"), "info")
+        return Badge(_("afgehandeld"), "neutral")  # cancelled or refunded: nothing to pay
+    if dispute is not None:
+        founded = dispute.status in DECIDED_DISPUTE and dispute.outcome is DisputeOutcome.FOUNDED
+        if document.amount_due_cents and not founded:  # rejected or withdrawn: still due
+            return Badge(_("te betalen"), "warning")
         return Badge(_("afgehandeld"), "neutral")
     if document.amount_due_cents:
         return Badge(_("te betalen"), "warning")
     if document.status is DocumentStatus.RETURNED:
         return Badge(_("niet bezorgd"), "danger")
     return Badge(_("ontvangen"), "neutral")
+
+
+def founded_dispute(session: Session, document_id: uuid.UUID) -> bool:
+    """The document's latest dispute was decided founded (gegrond): what it asked is no
+    longer due. For pages that did not load the dispute (the paper code's summary)."""
+    latest = session.execute(
+        select(Dispute.status, Dispute.outcome)
+        .where(Dispute.document_id == document_id)
+        .order_by(Dispute.received_at.desc())
+        .limit(1)
+    ).one_or_none()
+    return (
+        latest is not None and latest[0] in DECIDED_DISPUTE and latest[1] is DisputeOutcome.FOUNDED
+    )
 
 
 def _follow_up(
@@ -158,7 +201,7 @@ def _page_statements() -> tuple[Executable, Executable, Executable]:
             # what the page does not show is loaded only if something asks for it
             defer(Document.intake_check),
             defer(Document.screening_reason),
-            load_only(Dispute.status, Dispute.number, Dispute.received_at),
+            load_only(Dispute.status, Dispute.outcome, Dispute.number, Dispute.received_at),
         )
         .where(
             Document.public_token == bindparam("token"),

@@ -24,13 +24,15 @@ from sqlalchemy.orm import Session
 
 from shared.errors import FieldErrors, InvalidInput
 from shared.i18n import gettext as _
-from shared.models.disputes import Dispute, DisputeChannel
+from shared.models.disputes import Dispute, DisputeChannel, DisputeStatus
 from shared.models.documents import DisputeRight, Document
-from shared.services import access, attachments, disputes
+from shared.services import access, attachments, dispute_office, disputes
 from shared.services.attachments import CheckedFile, Upload
 from shared.services.dispute_deadlines import DisputeDeadline, deadline_for
 from shared.services.disputes import DISPUTABLE, DisputeInput
 from shared.timeutil import today
+
+DECIDED = (DisputeStatus.DECIDED, DisputeStatus.CLOSED)
 
 
 @dataclass(frozen=True)
@@ -53,6 +55,35 @@ class DisputePanel:
     @property
     def passed(self) -> bool:
         return self.has_right and not self.is_open
+
+    @property
+    def decided(self) -> Dispute | None:
+        """The latest dispute a decision was taken on: after it, the decision (and its appeal)
+        is the way forward, not another dispute."""
+        for dispute in reversed(self.disputes):
+            if dispute.status in DECIDED:
+                return dispute
+        return None
+
+    @property
+    def pending(self) -> bool:
+        """A dispute is still being handled."""
+        return any(d.status in disputes.OPEN_STATUSES for d in self.disputes)
+
+    @property
+    def can_file(self) -> bool:
+        """The portal offers (another) dispute: the deadline runs and none was decided yet."""
+        return self.is_open and self.decided is None
+
+    def status_of(self, dispute: Dispute) -> str:
+        """Where a dispute stands, in the citizen's words."""
+        if dispute.status in DECIDED and dispute.outcome is not None:
+            return _("beslist: uw bezwaar is %(outcome)s") % {
+                "outcome": dispute_office.outcome_label(dispute.outcome)
+            }
+        if dispute.status is DisputeStatus.WITHDRAWN:
+            return _("het bezwaar werd ingetrokken")
+        return _("in behandeling")
 
 
 def panel(session: Session, document: Document) -> DisputePanel | None:
