@@ -751,6 +751,23 @@ def _replay(existing: Decision, external_id: str, print_: str | None) -> Registe
     )
 
 
+def _already_registered(
+    session: Session,
+    organisation_id: uuid.UUID,
+    data: DecisionInput,
+    print_: str | None,
+    existing_id: uuid.UUID,
+) -> Registered:
+    """The decision turned out to be registered already: the first registration again when it
+    came with the same external id and content (a repeated API call, perhaps at the same
+    moment); otherwise ExternalIdConflict or DuplicateDecision."""
+    if data.external_id:
+        existing = _existing_by_external_id(session, organisation_id, data.external_id)
+        if existing is not None:
+            return _replay(existing, data.external_id, print_)
+    raise _duplicate(data, existing_id)
+
+
 def _duplicate(decision: DecisionInput, existing_id: uuid.UUID) -> DuplicateDecision:
     assert decision.body is not None
     assert decision.session_date is not None
@@ -819,7 +836,8 @@ def register_decision(
         )
     )
     if existing_id is not None:
-        raise _duplicate(data, existing_id)
+        # Registered since the look-up above (the same API call twice at once) or before.
+        return _already_registered(session, organisation_id, data, print_, existing_id)
 
     decision = Decision(
         id=uuid.uuid4(),
@@ -841,10 +859,6 @@ def register_decision(
             session.flush()
     except SAIntegrityError:
         # Registered at the same moment by another transaction (the same API call twice).
-        if data.external_id:
-            existing = _existing_by_external_id(session, organisation_id, data.external_id)
-            if existing is not None:
-                return _replay(existing, data.external_id, print_)
         raced = session.scalar(
             select(Decision.id).where(
                 Decision.organisation_id == organisation_id,
@@ -853,7 +867,7 @@ def register_decision(
                 Decision.decision_number == data.decision_number,
             )
         )
-        raise _duplicate(data, raced or decision.id) from None
+        return _already_registered(session, organisation_id, data, print_, raced or decision.id)
 
     default_type = DEFAULT_DOCUMENT_TYPE.get(data.body, LETTER_DOCUMENT_TYPE)
     created = []

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from backoffice.app import create_app
 from shared.models import ApiKey, AuditEvent, Decision, Document, Organisation, StaffRole
-from shared.services import api_keys, audit
+from shared.services import api_keys, audit, registration
 from shared.services.access import StaffContext
 from shared.timeutil import today
 from shared.web import ZegelApp
@@ -419,6 +419,34 @@ def test_revoked_keys_are_refused_by_the_service_too(session: Session) -> None:
     assert audit.Actor  # the key acts as an 'api' actor (see the first test)
 
 
+def test_a_call_repeated_while_the_first_commits_gets_the_first_answer(
+    session: Session, client: TestClient[ZegelApp], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The first call commits between the repeat's two look-ups (by external id, then by
+    body, date and number): the repeat still gets the first registration, not a 409."""
+    org = factories.organisation(session)
+    key = _key(session, org)
+    session.commit()
+    headers = {"Authorization": f"Bearer {key}"}
+    first = client.post(
+        URL, headers=headers, data={"decision": json.dumps(_metadata())}, files=_files()
+    )
+    assert first.status_code == 201
+    look_ups = iter([None])  # the repeat's first look-up misses: the first had not committed
+    real = registration._existing_by_external_id
+
+    def racing(session: Session, organisation_id: uuid.UUID, external_id: str) -> Any:
+        return next(look_ups, None) or real(session, organisation_id, external_id)
+
+    monkeypatch.setattr(registration, "_existing_by_external_id", racing)
+    again = client.post(
+        URL, headers=headers, data={"decision": json.dumps(_metadata())}, files=_files()
+    )
+    assert again.status_code == 200, again.text
+    assert again.json()["id"] == first.json()["id"]
+    assert (_count(session, Decision), _count(session, Document)) == (1, 2)
+
+
 def test_the_same_call_twice_at_once_registers_once(session: Session) -> None:
     org = factories.organisation(session)
     key = _key(session, org)
@@ -441,6 +469,6 @@ def test_the_same_call_twice_at_once_registers_once(session: Session) -> None:
         thread.start()
     for thread in threads:
         thread.join(timeout=60)
-    assert sorted(a.status_code for a in answers) == [200, 201]
+    assert sorted(a.status_code for a in answers) == [200, 201], [a.text for a in answers]
     assert answers[0].json()["id"] == answers[1].json()["id"]
     assert (_count(session, Decision), _count(session, Document)) == (1, 2)
