@@ -128,6 +128,7 @@ def _work(all_queued: Any) -> None:
     from shared.services import dispatch
 
     db.after_fork()
+    jobs.settle_worker_process()  # as `zegel worker` does after start-up
     worker = jobs.Worker(batch_size=20, kinds={dispatch.SUBMIT_JOB})
     idle = 0
     while idle < 10 or not all_queued.is_set():

@@ -187,9 +187,10 @@ def serve(app: str, host: str, port: int | None, workers: int) -> None:
 def worker(threads: int, once: bool) -> None:
     """Run background jobs. Start as many worker processes as needed."""
     _prepare()
-    from shared.jobs import Worker
+    from shared.jobs import Worker, settle_worker_process
 
     _register_job_handlers()
+    settle_worker_process()
     if once:
         ran = Worker().run_pending()
         click.echo(f"{ran} jobs uitgevoerd.")

@@ -33,10 +33,11 @@ from collections import Counter
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Date, ForeignKey, String, Table, event, inspect, select
+from sqlalchemy import Date, ForeignKey, String, Table, event, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.orm import Mapped, Session, SessionTransaction, mapped_column
+from sqlalchemy.orm import Mapped, PassiveFlag, Session, SessionTransaction, mapped_column
+from sqlalchemy.orm.attributes import get_history
 
 from shared.db import Base
 from shared.models.dispatch import Channel, Dispatch, DispatchStatus
@@ -102,10 +103,11 @@ def _current(dispatch: Dispatch) -> dict[str, Any]:
 
 
 def _previous(dispatch: Dispatch) -> dict[str, Any]:
-    state = inspect(dispatch)
+    # `get_history` reads one attribute's history; `inspect(dispatch).attrs` would first build
+    # an AttributeState for every mapped attribute of the dispatch (a cost on each flush).
     values = {}
     for name in _FIELDS:
-        history = state.attrs[name].history
+        history = get_history(dispatch, name, passive=PassiveFlag.PASSIVE_NO_INITIALIZE)
         if history.deleted:
             values[name] = history.deleted[0]
         elif history.added:

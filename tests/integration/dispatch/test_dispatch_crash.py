@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from shared import db
 from shared.db import session_scope, utcnow
-from shared.jobs import Worker
+from shared.jobs import Worker, settle_worker_process
 from shared.models import (
     Dispatch,
     DispatchStatus,
@@ -48,6 +48,7 @@ LEASE_SECONDS = 2
 
 def _work(name: str) -> None:
     db.after_fork()
+    settle_worker_process()  # as `zegel worker` does after start-up
     worker = Worker(name, lease=timedelta(seconds=LEASE_SECONDS), batch_size=5)
     while True:
         if worker.run_pending() == 0:
