@@ -1018,6 +1018,9 @@ def _record(session: Session, outcomes: Sequence[_Outcome], *, give_up: bool) ->
             )
         )
     session.add_all(deliveries)
+    # Write the batch's rows first: the audit chain's lock, taken by record_many, is then held
+    # only for the audit rows and the commit, not while the other workers wait on this flush.
+    session.flush()
     if pending:
         audit.record_many(session, pending)
     for answer in answers:  # the answer to a dispute has gone: the dispute is closed
