@@ -256,16 +256,21 @@ def parse_camt053(content: bytes) -> list[ParsedStatement]:
                 lines=tuple(lines),
             )
         )
-    if problems:
-        shown = problems[:MAX_PROBLEMS]
-        more = len(problems) - len(shown)
-        text = "\n".join(shown)
-        if more:
-            text += "\n" + _("… en nog %(count)d andere problemen.") % {"count": more}
-        raise InvalidInput(
-            _("Het uittreksel is niet ingelezen; er is niets veranderd.") + "\n" + text
-        )
+    _refuse_if(problems)
     return statements
+
+
+def _refuse_if(problems: list[str]) -> None:
+    """InvalidInput listing the file's problems (the first MAX_PROBLEMS), when it has any:
+    a statement is read whole or not at all."""
+    if not problems:
+        return
+    shown = problems[:MAX_PROBLEMS]
+    more = len(problems) - len(shown)
+    text = "\n".join(shown)
+    if more:
+        text += "\n" + _("… en nog %(count)d andere problemen.") % {"count": more}
+    raise InvalidInput(_("Het uittreksel is niet ingelezen; er is niets veranderd.") + "\n" + text)
 
 
 def _entry_lines(entry: ET.Element, where: str, problems: list[str]) -> list[ParsedLine]:
@@ -521,15 +526,7 @@ def parse_coda(content: bytes) -> list[ParsedStatement]:
         problems.append(_("Het bestand eindigt zonder record 9."))
     if not statements and not problems:
         problems.append(_("Het bestand bevat geen uittreksel."))
-    if problems:
-        shown = problems[:MAX_PROBLEMS]
-        more = len(problems) - len(shown)
-        message = "\n".join(shown)
-        if more:
-            message += "\n" + _("… en nog %(count)d andere problemen.") % {"count": more}
-        raise InvalidInput(
-            _("Het uittreksel is niet ingelezen; er is niets veranderd.") + "\n" + message
-        )
+    _refuse_if(problems)
     return statements
 
 

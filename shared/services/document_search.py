@@ -125,37 +125,46 @@ def _documents(
     )
 
 
+def matching(organisation_id: uuid.UUID, query: Query) -> ColumnElement[bool]:
+    """The condition on Document for what was typed or scanned, within one organisation (the
+    front office's search here, and the desk's search for a payment request)."""
+    if query.kind is SearchKind.PORTAL_LINK:
+        return Document.public_token == query.value
+    if query.kind is SearchKind.ACCESS_CODE:
+        return Document.access_code == query.value
+    if query.kind is SearchKind.REGISTER_NUMBER:
+        year, sequence = query.value.split("/")
+        return Document.id.in_(
+            select(Dispatch.document_id).where(
+                Dispatch.organisation_id == organisation_id,
+                Dispatch.register_year == int(year),
+                Dispatch.register_sequence == int(sequence),
+            )
+        )
+    if query.kind is SearchKind.STRUCTURED_COMMUNICATION:
+        return Document.id.in_(
+            select(PaymentRequest.document_id).where(
+                PaymentRequest.organisation_id == organisation_id,
+                PaymentRequest.structured_communication == query.value,
+            )
+        )
+    pattern = "%" + query.value.lower().replace("%", "").replace("_", "") + "%"
+    return Document.recipient_id.in_(
+        select(Recipient.id).where(
+            Recipient.organisation_id == organisation_id, func.lower(Recipient.name).like(pattern)
+        )
+    )
+
+
 def search(session: Session, context: StaffContext, typed: str) -> SearchResult:
     """The own organisation's sent documents that match what was typed or scanned."""
     context.require(*SEARCH_ROLES)
     query = parse(typed)
-    organisation = context.organisation_id
-    if query.kind is SearchKind.PORTAL_LINK:
-        documents = _documents(session, context, Document.public_token == query.value)
-    elif query.kind is SearchKind.ACCESS_CODE:
-        documents = _documents(session, context, Document.access_code == query.value)
-        if not documents:  # twelve letters and digits may also be (part of) a name
-            query = Query(SearchKind.NAME, typed.strip()[:200])
-    elif query.kind is SearchKind.REGISTER_NUMBER:
-        year, sequence = query.value.split("/")
-        ids = select(Dispatch.document_id).where(
-            Dispatch.organisation_id == organisation,
-            Dispatch.register_year == int(year),
-            Dispatch.register_sequence == int(sequence),
-        )
-        documents = _documents(session, context, Document.id.in_(ids))
-    elif query.kind is SearchKind.STRUCTURED_COMMUNICATION:
-        ids = select(PaymentRequest.document_id).where(
-            PaymentRequest.organisation_id == organisation,
-            PaymentRequest.structured_communication == query.value,
-        )
-        documents = _documents(session, context, Document.id.in_(ids))
-    if query.kind is SearchKind.NAME:
-        pattern = "%" + query.value.lower().replace("%", "").replace("_", "") + "%"
-        ids = select(Recipient.id).where(
-            Recipient.organisation_id == organisation, func.lower(Recipient.name).like(pattern)
-        )
-        documents = _documents(session, context, Document.recipient_id.in_(ids))
+    documents = _documents(session, context, matching(context.organisation_id, query))
+    if not documents and query.kind is SearchKind.ACCESS_CODE:
+        # twelve letters and digits may also be (part of) a name
+        query = Query(SearchKind.NAME, typed.strip()[:200])
+        documents = _documents(session, context, matching(context.organisation_id, query))
     return SearchResult(query, _with_numbers(session, documents))
 
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import csv
 import io
-import re
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -25,7 +24,6 @@ from shared.i18n import N_, format_structured_communication
 from shared.i18n import gettext as _
 from shared.models.audit import AuditEvent
 from shared.models.bank_statements import BankStatementLine
-from shared.models.dispatch import Dispatch
 from shared.models.documents import Document
 from shared.models.payments import (
     Payment,
@@ -34,8 +32,8 @@ from shared.models.payments import (
     PaymentRequest,
     PaymentRequestStatus,
 )
-from shared.models.people import Recipient, StaffRole
-from shared.services import online_payments, payments, timeline
+from shared.models.people import StaffRole
+from shared.services import document_search, online_payments, payments, timeline
 from shared.services.access import StaffContext
 from shared.services.payments import Balance
 from shared.services.registration import document_type_label, parse_amount_cents
@@ -117,42 +115,26 @@ def request_for_staff(
 
 # --- Search --------------------------------------------------------------------------------
 
-_REGISTER_NUMBER = re.compile(r"^\s*(\d{4})\s*/\s*(\d{1,6})\s*$")
-
 
 def find_requests(
     session: Session, staff: StaffContext, query: str, *, limit: int = 20
 ) -> list[PaymentRequest]:
-    """Requests of the staff member's organisation found by structured communication (with or
-    without +++ and slashes), register number of a sending (2026/000123), or recipient name."""
-    query = query.strip()
-    if not query:
+    """Requests of the staff member's organisation found by what the front office's search
+    understands (`document_search.parse`): structured communication, register number of a
+    sending (2026/000123), the letter's scanned QR code or access code, or recipient name."""
+    try:
+        parsed = document_search.parse(query)
+    except InvalidInput:
         return []
-    base = (
-        select(PaymentRequest)
-        .join(Document, Document.id == PaymentRequest.document_id)
-        .join(Recipient, Recipient.id == Document.recipient_id)
-        .options(joinedload(PaymentRequest.document).joinedload(Document.recipient))
-        .where(PaymentRequest.organisation_id == staff.organisation_id)
-    )
-    digits = re.sub(r"[\s+*/.\-]", "", query)
-    if digits.isdigit() and len(digits) == 12:
-        return list(session.scalars(base.where(PaymentRequest.structured_communication == digits)))
-    number = _REGISTER_NUMBER.match(query)
-    if number:
-        year, sequence = int(number.group(1)), int(number.group(2))
-        document_ids = select(Dispatch.document_id).where(
-            Dispatch.organisation_id == staff.organisation_id,
-            Dispatch.register_year == year,
-            Dispatch.register_sequence == sequence,
-        )
-        return list(session.scalars(base.where(PaymentRequest.document_id.in_(document_ids))))
-    if len(query) < 2:
-        return []
-    pattern = "%" + query.replace("\\", "").replace("%", "").replace("_", "") + "%"
     return list(
         session.scalars(
-            base.where(func.lower(Recipient.name).like(pattern.lower()))
+            select(PaymentRequest)
+            .join(Document, Document.id == PaymentRequest.document_id)
+            .options(joinedload(PaymentRequest.document).joinedload(Document.recipient))
+            .where(
+                PaymentRequest.organisation_id == staff.organisation_id,
+                document_search.matching(staff.organisation_id, parsed),
+            )
             .order_by(PaymentRequest.due_date.desc())
             .limit(limit)
         )

@@ -208,6 +208,7 @@ def test_upload_match_review_assign_and_dismiss(
 
 def test_desk_payment_with_receipt(session: Session, world: World, backoffice: Client) -> None:
     request = payment_request(session, world.a, amount_cents=5000, name="Dirk Balie")
+    link = f"https://portaal.example/d/{request.document.public_token}"
     login(session, backoffice, world.desk, world.a)
     session.commit()
 
@@ -215,6 +216,10 @@ def test_desk_payment_with_receipt(session: Session, world: World, backoffice: C
     assert "Dirk Balie" in found.text
     by_name = backoffice.get("/balie", params={"zoek": "dirk bal"})
     assert "Dirk Balie" in by_name.text
+    # The letter's QR code, read by a barcode scanner, types its portal link.
+    scanned = backoffice.get("/balie", params={"zoek": link})
+    assert "Dirk Balie" in scanned.text
+    assert "Dirk Balie" not in backoffice.get("/balie", params={"zoek": "+++"}).text
     form = backoffice.get(f"/balie/{request.id}")
     token = re.search(r'name="_csrf_token" value="([^"]+)"', form.text)
     receipt = re.search(r'name="ontvangstbewijs" value="([^"]+)"', form.text)
