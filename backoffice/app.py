@@ -50,6 +50,7 @@ def create_app() -> ZegelApp:
             signing_folder.signing_decline,
             experience.experience_report,
             documents.document_check_address,
+            documents.document_withdraw,
             insights.lead_time_report,
             dispatching.dispatch_send,
             dispatching.dispatch_progress,

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session, joinedload
 from shared.config import get_settings
 from shared.db import utcnow
 from shared.errors import Forbidden, NotFound
+from shared.i18n import N_
 from shared.models.documents import Document, DocumentStatus
 from shared.models.people import STAFF_ROLE_LABELS, Organisation, StaffRole, StaffRoleAssignment
 from shared.models.sessions import WebSession
@@ -120,7 +121,7 @@ def document_for_staff(session: Session, context: StaffContext, document_id: uui
     return document
 
 
-NOT_YOURS = "Dit document bestaat niet of is niet aan u gericht."
+NOT_YOURS = N_("Dit document bestaat niet of is niet aan u gericht.")
 """The one answer for a document that does not exist, is another citizen's, was withdrawn or
 is past its retention: none of these may be told apart."""
 

@@ -100,6 +100,12 @@ def _text(action: str, data: dict[str, Any], status_after: str | None) -> tuple[
                 % {"capacity": data.get("capacity", ""), "reason": data.get("reason", "")},
                 "warning",
             )
+        case "document.withdrawn":
+            return (
+                _("Ingetrokken: de burger kan het niet meer openen. Reden: %(reason)s")
+                % {"reason": data.get("reason", "")},
+                "danger",
+            )
         case "document.paper_copy_queued":
             return (
                 _("Ook op papier verstuurd: %(reason)s") % {"reason": data.get("reason", "")},

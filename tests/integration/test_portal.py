@@ -375,6 +375,12 @@ def test_not_yours_and_does_not_exist_are_the_same_page(
     assert status == 404
     assert "bestaat niet of is niet aan u gericht" in page
 
+    portal.cookies.set("zegel_taal", "en")  # the same in English, still one page for both
+    status, page = _answer(portal, token)
+    assert (status, page) == _unknown_page(portal)
+    assert status == 404
+    assert "This document does not exist or is not addressed to you." in page
+
 
 def _staff(session: Session, org: Organisation, *roles: StaffRole) -> StaffContext:
     clerk = factories.staff_member(session, org, list(roles or (StaffRole.SECRETARIAAT,)))
