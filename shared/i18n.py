@@ -34,7 +34,9 @@ from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.numbers import format_currency
 from babel.support import Translations
-from jinja2 import Environment
+from jinja2 import Environment, pass_eval_context
+from jinja2.nodes import EvalContext
+from markupsafe import Markup
 
 __all__ = [
     "DEFAULT_LANGUAGE",
@@ -210,12 +212,36 @@ def _amount(cents: int, currency: str, locale: str) -> str:
     return format_currency(Decimal(cents).scaleb(-2), currency, locale=locale)
 
 
+@pass_eval_context
+def _template_gettext(eval_ctx: EvalContext, message: str, **variables: Any) -> str:
+    """`_()` and `gettext()` in templates, as Jinja's newstyle gettext: the translation is
+    trusted markup when autoescaping, the variables are escaped, and the message is always a
+    %-format. Jinja's own goes through three context-passing calls per string, which cost
+    half of rendering a page with some fifty strings."""
+    translated = gettext(message)
+    # The message and its translation are ours (source and catalog), never user input.
+    return (Markup(translated) if eval_ctx.autoescape else translated) % variables  # noqa: S704
+
+
+@pass_eval_context
+def _template_ngettext(
+    eval_ctx: EvalContext, singular: str, plural: str, num: int, **variables: Any
+) -> str:
+    """`ngettext()` in templates, as Jinja's newstyle one (`num` is a variable too)."""
+    variables.setdefault("num", num)
+    translated = ngettext(singular, plural, num)
+    return (Markup(translated) if eval_ctx.autoescape else translated) % variables  # noqa: S704
+
+
 def install_jinja_i18n(environment: Environment) -> None:
     """Install gettext (newstyle) and the date and money filters on a Jinja environment."""
     if "jinja2.ext.InternationalizationExtension" not in environment.extensions:
         environment.add_extension("jinja2.ext.i18n")
     environment.install_gettext_translations(  # type: ignore[attr-defined]
         _ContextTranslations(), newstyle=True
+    )
+    environment.globals.update(
+        _=_template_gettext, gettext=_template_gettext, ngettext=_template_ngettext
     )
     environment.filters["date"] = format_date
     environment.filters["datetime"] = format_datetime

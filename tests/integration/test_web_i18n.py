@@ -60,6 +60,28 @@ def test_templates_translate_with_newstyle_gettext() -> None:
         assert template.render() == "Error code 404"
 
 
+def test_template_gettext_escapes_the_values_not_the_message() -> None:
+    """As Jinja's newstyle gettext: the (translated) message is trusted markup and always a
+    %-format, the values are escaped; ngettext and {% trans %} blocks behave the same."""
+    environment = build_environment(None)
+    template = environment.from_string(
+        '{{ _("Van") }} {{ _("Een brief van %(organisation)s.", organisation=name) }}'
+        ' {{ ngettext("%(num)d pagina", "%(num)d pagina\'s", pages) }}'
+        " {% trans %}Van{% endtrans %}"
+    )
+    assert template.render(name="<b>A&B</b>", pages=2) == (
+        "Van Een brief van &lt;b&gt;A&amp;B&lt;/b&gt;. 2 pagina's Van"
+    )
+    with use_language("en"):
+        assert template.render(name="X", pages=1) == "From A letter from X. 1 page From"
+    assert environment.from_string('{{ _("100%% zeker") }}').render() == "100% zeker"
+    plain = environment.from_string(
+        '{% autoescape false %}{{ _("Een brief van %(organisation)s.", organisation=name) }}'
+        "{% endautoescape %}"
+    )
+    assert plain.render(name="<b>") == "Een brief van <b>."
+
+
 def test_dates_are_dutch_and_in_brussels_time() -> None:
     assert format_date(date(2026, 3, 29)) == "29 maart 2026"
     # 23:30 UTC on 31 December is already New Year's Day in Brussels
