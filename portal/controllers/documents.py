@@ -59,7 +59,9 @@ def document(
     view = portal.citizen_document(db_session, _digest(citizen), token, client=_client(request))
     dispute_panel = portal_disputes.panel(db_session, view.document)
     payment_panel = (
-        payment_view.panel(db_session, view.payment, outcome=view.dispute_outcome)
+        payment_view.panel(
+            db_session, view.payment, outcome=view.dispute_outcome, totals=view.payment_balance
+        )
         if view.payment
         else None
     )

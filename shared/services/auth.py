@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from enum import StrEnum
 
-from sqlalchemy import select
+from sqlalchemy import Select, bindparam, select
 from sqlalchemy.orm import Session
 
 from shared.config import get_settings
@@ -398,16 +398,23 @@ def sync_roles_from_claim(
 # -- sessions ---------------------------------------------------------------------------
 
 
+@functools.cache
+def _live_session_statement() -> Select[WebSession]:
+    """Built once with bound parameters: every request of a logged-in user asks it, and
+    building a statement costs more than running it."""
+    return select(WebSession).where(
+        WebSession.token_digest == bindparam("token_digest"),
+        WebSession.app == bindparam("app"),
+        WebSession.ended_at.is_(None),
+    )
+
+
 def load_session(session: Session, app: App, token: str | None) -> WebSession | None:
     """The live session for this cookie, or None (ended, idle too long, or past its lifetime)."""
     if not token:
         return None
     web_session = session.scalars(
-        select(WebSession).where(
-            WebSession.token_digest == _digest(token),
-            WebSession.app == app.value,
-            WebSession.ended_at.is_(None),
-        )
+        _live_session_statement(), {"token_digest": _digest(token), "app": app.value}
     ).one_or_none()
     if web_session is None:
         return None

@@ -66,12 +66,17 @@ def epc_for(request: PaymentRequest, creditor_name: str, amount_cents: int) -> s
 
 
 def panel(
-    session: Session, request: PaymentRequest, *, outcome: DisputeOutcome | None = None
+    session: Session,
+    request: PaymentRequest,
+    *,
+    outcome: DisputeOutcome | None = None,
+    totals: payments.Balance | None = None,
 ) -> PaymentPanel:
-    """The panel of `request`; `outcome` as in `PaymentPanel.outcome`."""
+    """The panel of `request`; `outcome` as in `PaymentPanel.outcome`; `totals`: its balance
+    when the caller loaded it in the same transaction (otherwise asked here)."""
     organisation = session.get(Organisation, request.organisation_id)
     name = organisation.name if organisation is not None else ""
-    totals = payments.balance(session, request)
+    totals = totals or payments.balance(session, request)
     reason: str | None = None
     try:
         payments.ensure_payable(request)

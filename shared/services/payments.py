@@ -14,14 +14,16 @@ Every change goes through `transitions` (so through the audit trail); a full pay
 
 from __future__ import annotations
 
+import functools
 import uuid
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, bindparam, func, select
 from sqlalchemy.exc import IntegrityError as SAIntegrityError
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.selectable import ScalarSelect
 
 from shared.db import utcnow
 from shared.errors import DomainError, IllegalTransition, InvalidInput, NotFound
@@ -108,13 +110,26 @@ class Balance:
         return max(0, self.paid_cents - self.amount_cents)
 
 
+def balance_columns(request_id: Any) -> tuple[ScalarSelect[int], ScalarSelect[int]]:
+    """(received, refunded) cents of the payment request `request_id` (a column or bound
+    parameter) as scalar subqueries: `balance()` runs them alone, the portal's document page
+    inside its one query."""
+    counted = (Payment.payment_request_id == request_id, Payment.status.in_(COUNTED))
+    return (
+        select(func.coalesce(func.sum(Payment.amount_cents), 0)).where(*counted).scalar_subquery(),
+        select(func.coalesce(func.sum(Payment.refunded_cents), 0))
+        .where(*counted)
+        .scalar_subquery(),
+    )
+
+
+@functools.cache
+def _balance_statement() -> Select[int, int]:
+    return select(*balance_columns(bindparam("request_id")))
+
+
 def balance(session: Session, request: PaymentRequest) -> Balance:
-    received, refunded = session.execute(
-        select(
-            func.coalesce(func.sum(Payment.amount_cents), 0),
-            func.coalesce(func.sum(Payment.refunded_cents), 0),
-        ).where(Payment.payment_request_id == request.id, Payment.status.in_(COUNTED))
-    ).one()
+    received, refunded = session.execute(_balance_statement(), {"request_id": request.id}).one()
     return Balance(request.amount_cents, int(received), int(refunded))
 
 

@@ -25,7 +25,7 @@ from shared.models.disputes import Dispute, DisputeOutcome, DisputeStatus
 from shared.models.documents import Document, DocumentStatus
 from shared.models.payments import PaymentRequest, PaymentRequestStatus
 from shared.models.signing import SignatureRequest, SignatureStatus
-from shared.services import access, dispute_office
+from shared.services import access, dispute_office, payments
 from shared.storage import get_storage
 
 OPEN_DISPUTE = (DisputeStatus.RECEIVED, DisputeStatus.IN_PROGRESS, DisputeStatus.HEARING_PLANNED)
@@ -61,6 +61,8 @@ class CitizenDocument:
     badge: Badge
     payment: PaymentRequest | None
     dispute: Dispute | None
+    payment_balance: payments.Balance | None
+    """The payment request's balance as the page's query found it."""
     signatures: list[SignatureLine]
     timeline: list[CitizenEvent]
 
@@ -188,8 +190,9 @@ def _page_statements() -> tuple[Executable, Executable, Executable]:
         .where(AccessCodeAttempt.client_digest == bindparam("client_digest"))
         .scalar_subquery()
     )
+    received, refunded = payments.balance_columns(PaymentRequest.id)
     document = (
-        select(Document, PaymentRequest, Dispute, locked_until)
+        select(Document, PaymentRequest, Dispute, locked_until, received, refunded)
         .join(Recipient, Recipient.id == Document.recipient_id)
         .join(Organisation, Organisation.id == Document.organisation_id)
         .outerjoin(Decision, Decision.id == Document.decision_id)
@@ -245,8 +248,8 @@ def citizen_document(
     access codes (`access_codes.token_failed`), and a client locked out for guessing gets
     TooManyAttempts, even for a right token.
 
-    One query loads the document with its organisation, decision, payment request, latest
-    dispute and the client's lock-out: this page is the portal's busiest."""
+    One query loads the document with its organisation, decision, payment request and its
+    balance, latest dispute and the client's lock-out: this page is the portal's busiest."""
     from shared.services import access_codes
 
     now = utcnow()
@@ -267,7 +270,7 @@ def citizen_document(
             session.commit()
             access_codes.token_failed(client, now=now)  # raises TooManyAttempts or NotFound
         raise NotFound(access.NOT_YOURS)
-    document, payment, dispute, locked = row
+    document, payment, dispute, locked, received, refunded = row
     if client and locked is not None and locked > now:
         raise TooManyAttempts(access_codes.locked_message(access_codes.TOKEN_SCOPE))
     return CitizenDocument(
@@ -275,6 +278,11 @@ def citizen_document(
         badge=badge(document, payment, dispute),
         payment=payment,
         dispute=dispute,
+        payment_balance=(
+            payments.Balance(payment.amount_cents, int(received), int(refunded))
+            if payment is not None
+            else None
+        ),
         signatures=_signatures(session, document),
         timeline=_timeline(session, document, payment, dispute),
     )
