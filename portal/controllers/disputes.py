@@ -73,7 +73,7 @@ def _form_page(found: DisputePanel, form: DisputeForm, status_code: int = 200) -
 )
 def dispute_form(db_session: DbSession, citizen: Citizen, token: FromPath[str]) -> Template:
     found = portal_disputes.panel_for_citizen(db_session, _digest(citizen), token)
-    if not found.is_open:
+    if not found.can_file:  # the deadline passed, or a decision was taken
         return _closed(found)
     email = found.document.recipient.email or ""
     return _form_page(found, DisputeForm(disputes.new_submission_key(), email=email))
@@ -114,6 +114,8 @@ def dispute_submit(
     db_session: DbSession, citizen: Citizen, token: FromPath[str], data: MultipartForm
 ) -> Template | Redirect:
     found = portal_disputes.panel_for_citizen(db_session, _digest(citizen), token)
+    if found.decided is not None:  # a form opened before the decision: nothing more to file
+        return _closed(found)
     action = _text(data, "actie") or "controleren"
     drop = None
     if action.startswith("verwijder-"):

@@ -16,7 +16,16 @@ from sqlalchemy.orm import Session
 from portal.app import create_app
 from shared.config import get_settings
 from shared.db import utcnow
-from shared.models import AuditEvent, Dispute, DisputeChannel, DisputeRight, Document, Job
+from shared.models import (
+    AuditEvent,
+    Dispute,
+    DisputeChannel,
+    DisputeOutcome,
+    DisputeRight,
+    DisputeStatus,
+    Document,
+    Job,
+)
 from shared.services import auth, disputes
 from shared.timeutil import today
 from shared.web import ZegelApp
@@ -263,6 +272,41 @@ def test_after_the_deadline_the_portal_explains_and_refuses(
     assert "De termijn voor bezwaar is verstreken" in posted.text
     session.expire_all()
     assert session.scalars(select(Dispute)).all() == []
+
+
+def test_after_a_decision_the_form_no_longer_opens_and_files_nothing(
+    session: Session, portal: TestClient[ZegelApp]
+) -> None:
+    document = _document(session)
+    filed = disputes.file_dispute(
+        session,
+        document,
+        disputes.DisputeInput(grounds="Ik heb geen tweede verblijf."),
+        channel=DisputeChannel.PORTAL,
+        actor=disputes.citizen_actor(document),
+    ).dispute
+    filed.status = DisputeStatus.DECIDED
+    filed.outcome = DisputeOutcome.UNFOUNDED
+    number = filed.number
+    _login(session, portal)
+    token = document.public_token
+    session.commit()
+
+    key = _form_token(portal)  # a form that was opened before the decision …
+    page = portal.get(f"/d/{token}/bezwaar")
+    assert page.status_code == 200
+    assert "Over uw bezwaar werd al beslist" in page.text
+    assert f"(dossiernummer {number}) werd beslist." in page.text
+    assert "<form" not in page.text.split("<main", 1)[-1].split("</main>")[0]
+    posted = _post(  # … and sent afterwards
+        portal,
+        token,
+        {"_csrf_token": key, "sleutel": "y" * 32, "gronden": "Nog eens", "actie": "indienen"},
+    )
+    assert posted.status_code == 200
+    assert "Over uw bezwaar werd al beslist" in posted.text
+    session.expire_all()
+    assert len(session.scalars(select(Dispute)).all()) == 1
 
 
 def _form_token(portal: TestClient[ZegelApp]) -> str:
