@@ -11,7 +11,7 @@ from playwright.sync_api import Page, expect
 from sqlalchemy.orm import Session
 
 from shared.integrations.oidc.identities import citizen
-from shared.models import Document, PaymentRequest, PaymentRequestStatus
+from shared.models import Document, PaymentRequest, PaymentRequestStatus, StaffRole
 from shared.services import access_codes
 from shared.storage import get_storage
 from tests import factories
@@ -57,6 +57,30 @@ def _log_in_as_an(page: Page) -> None:
     form = page.locator("form").filter(has=page.get_by_role("heading", name=AN.name, exact=True))
     form.get_by_label("itsme", exact=False).check()
     form.get_by_role("button", name=f"Aanmelden als {AN.name}").click()
+
+
+def _log_in_to_the_back_office(
+    page: Page, session: Session, letter: Document, backoffice_url: str
+) -> None:
+    """This browser also gets a back-office session of a secretariat clerk of the letter's
+    organisation."""
+    clerk = factories.staff_member(session, letter.organisation, [StaffRole.SECRETARIAAT])
+    token = factories.web_session(
+        session, "backoffice", staff=clerk, organisation=letter.organisation
+    )
+    session.commit()
+    page.context.add_cookies(
+        [{"name": "zegel_backoffice_session", "value": token, "url": backoffice_url}]
+    )
+
+
+def _only_refusals_logged(page_console: Console) -> None:
+    """Each refusal is a 404 or 429, which Chromium logs; nothing else may be logged."""
+    assert {re.sub(r"\d{3} \([^)]*\)", "N", e) for e in page_console.errors} == {
+        "error: Failed to load resource: the server responded with a status of N"
+    }
+    page_console.errors.clear()
+    page_console.assert_clean()
 
 
 def _check(page: Page, name: str) -> None:
@@ -160,8 +184,6 @@ def test_a_rating_from_the_document_page_shows_in_the_back_office(
     backoffice_url: str,
     sandbox_url: str,
 ) -> None:
-    from shared.models import StaffRole
-
     page.goto(f"{portal_url}/d/{letter.public_token}")
     _log_in_as_an(page)
     rating = page.locator("#ervaring")
@@ -172,14 +194,7 @@ def test_a_rating_from_the_document_page_shows_in_the_back_office(
     _check(page, "document-rated")
     page_console.assert_clean()
 
-    clerk = factories.staff_member(session, letter.organisation, [StaffRole.SECRETARIAAT])
-    token = factories.web_session(
-        session, "backoffice", staff=clerk, organisation=letter.organisation
-    )
-    session.commit()
-    page.context.add_cookies(
-        [{"name": "zegel_backoffice_session", "value": token, "url": backoffice_url}]
-    )
+    _log_in_to_the_back_office(page, session, letter, backoffice_url)
     page.goto(backoffice_url + "/")
     page.get_by_role("navigation", name="Hoofdmenu").get_by_role("link", name="Ervaringen").click()
     expect(page.get_by_role("table")).to_contain_text("Document lezen")
@@ -206,9 +221,39 @@ def test_an_unknown_link_and_guessing_links_get_a_clear_page(
     _check(page, "document-too-many-tries")
     page.goto(f"{portal_url}/d/{letter.public_token}")  # this browser waits, even for its own
     expect(page.get_by_role("main")).to_contain_text("te vaak een link")
-    # Each refusal is a 404 or 429, which Chromium logs; nothing else may be logged.
-    assert {re.sub(r"\d{3} \([^)]*\)", "N", e) for e in page_console.errors} == {
-        "error: Failed to load resource: the server responded with a status of N"
-    }
-    page_console.errors.clear()
+    _only_refusals_logged(page_console)
+
+
+def test_a_document_withdrawn_in_the_back_office_no_longer_opens_for_the_citizen(
+    page: Page,
+    page_console: Console,
+    session: Session,
+    letter: Document,
+    portal_url: str,
+    backoffice_url: str,
+    sandbox_url: str,
+) -> None:
+    page.goto(f"{portal_url}/d/{letter.public_token}")
+    _log_in_as_an(page)
+    expect(page.get_by_role("heading", level=1)).to_have_text("Belasting op tweede verblijven")
+
+    document_id = letter.id
+    _log_in_to_the_back_office(page, session, letter, backoffice_url)
+    page.goto(f"{backoffice_url}/stukken/{document_id}")
+    withdraw = page.locator("#intrekken")
+    expect(withdraw.get_by_role("heading")).to_have_text("Document intrekken")
+    screenshot(page, "backoffice-document-withdraw")
+    assert_accessible(page)
+    withdraw.get_by_label("Reden van de intrekking").fill("Verstuurd aan de verkeerde burger")
+    withdraw.get_by_role("button", name="Document intrekken").click()
+    expect(page.locator("#intrekken")).to_contain_text("Ingetrokken op")
+    expect(page.locator(".timeline")).to_contain_text("Reden: Verstuurd aan de verkeerde burger")
+    screenshot(page, "backoffice-document-withdrawn")
+    assert_accessible(page)
     page_console.assert_clean()
+
+    page.goto(f"{portal_url}/d/{letter.public_token}")
+    expect(page.get_by_role("main")).to_contain_text(
+        "Dit document bestaat niet of is niet aan u gericht."
+    )
+    _only_refusals_logged(page_console)
