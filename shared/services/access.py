@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session, joinedload
 from shared.config import get_settings
 from shared.db import utcnow
 from shared.errors import Forbidden, NotFound
-from shared.i18n import N_
+from shared.i18n import N_, gettext
 from shared.models.documents import Document, DocumentStatus
 from shared.models.people import STAFF_ROLE_LABELS, Organisation, StaffRole, StaffRoleAssignment
 from shared.models.sessions import WebSession
@@ -73,7 +73,10 @@ class StaffContext:
     def require(self, *roles: StaffRole) -> None:
         if not self.has(*roles):
             names = " of ".join(STAFF_ROLE_LABELS[r].lower() for r in roles)
-            raise Forbidden(f"Hiervoor hebt u de rol {names} nodig in {self.organisation_name}.")
+            raise Forbidden(
+                gettext("Hiervoor hebt u de rol %(roles)s nodig in %(organisation)s.")
+                % {"roles": names, "organisation": self.organisation_name}
+            )
 
 
 def staff_context(session: Session, web_session: WebSession) -> StaffContext:
@@ -83,7 +86,7 @@ def staff_context(session: Session, web_session: WebSession) -> StaffContext:
     current = next((o for o in organisations if o.id == web_session.organisation_id), None)
     if current is None:  # the member lost access to it since logging in
         if not organisations:
-            raise Forbidden("U hebt geen rol meer in een bestuur in Zegel.")
+            raise Forbidden(gettext("U hebt geen rol meer in een bestuur in Zegel."))
         current = organisations[0]
         web_session.organisation_id = current.id
     roles = frozenset(

@@ -13,6 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from shared.errors import Forbidden, InvalidInput, NotFound
+from shared.i18n import gettext as _
 from shared.models.people import (
     Organisation,
     SignerFunction,
@@ -82,7 +83,7 @@ def _user_in_scope(session: Session, context: StaffContext, user_id: uuid.UUID) 
         .limit(1)
     )
     if user is None or not in_scope:
-        raise NotFound("Deze medewerker bestaat niet of hoort niet bij uw bestuur.")
+        raise NotFound(_("Deze medewerker bestaat niet of hoort niet bij uw bestuur."))
     return user
 
 
@@ -126,7 +127,7 @@ def set_roles(
     """Give `user_id` exactly `roles` in `organisation_id` (none: remove them from it)."""
     managed = {o.id: o for o in _managed_organisations(session, context)}
     if organisation_id not in managed:
-        raise Forbidden("U bent geen beheerder van dit bestuur.")
+        raise Forbidden(_("U bent geen beheerder van dit bestuur."))
     user = _user_in_scope(session, context, user_id)
     _apply_roles(
         session,
@@ -150,14 +151,17 @@ def _apply_roles(
     substitute: bool,
 ) -> None:
     if StaffRole.ONDERTEKENAAR in roles and signer_function is None:
-        raise InvalidInput("Kies in welke hoedanigheid deze ondertekenaar tekent.")
+        raise InvalidInput(_("Kies in welke hoedanigheid deze ondertekenaar tekent."))
     if (
         user.id == context.user_id
         and organisation_id == context.organisation_id
         and StaffRole.BEHEERDER not in roles
     ):
         raise InvalidInput(
-            "U kunt uw eigen rol van beheerder niet intrekken; vraag dat aan een andere beheerder."
+            _(
+                "U kunt uw eigen rol van beheerder niet intrekken; vraag dat aan een andere"
+                " beheerder."
+            )
         )
     current = {
         a.role: a
@@ -213,7 +217,7 @@ def set_absent(
     """Mark a titular signer absent (their substitutes get the signing e-mails) or back."""
     managed = {o.id for o in _managed_organisations(session, context)}
     if organisation_id not in managed:
-        raise Forbidden("U bent geen beheerder van dit bestuur.")
+        raise Forbidden(_("U bent geen beheerder van dit bestuur."))
     user = _user_in_scope(session, context, user_id)
     signer = session.scalars(
         select(StaffRoleAssignment).where(
@@ -226,8 +230,10 @@ def set_absent(
     ).one_or_none()
     if signer is None:
         raise InvalidInput(
-            "Alleen een titularis die ondertekent, kan afwezig gemeld worden; een vervanger"
-            " wordt niet vervangen."
+            _(
+                "Alleen een titularis die ondertekent, kan afwezig gemeld worden; een vervanger"
+                " wordt niet vervangen."
+            )
         )
     if signer.absent == absent:
         return
@@ -253,7 +259,7 @@ def set_active(
     context.require(StaffRole.BEHEERDER)
     user = _user_in_scope(session, context, user_id)
     if user.id == context.user_id and not active:
-        raise InvalidInput("U kunt uw eigen account niet uitschakelen.")
+        raise InvalidInput(_("U kunt uw eigen account niet uitschakelen."))
     if user.active == active:
         return
     user.active = active
@@ -284,9 +290,9 @@ def add_staff_member(
     """Register a member before their first login (by the subject their provider gives them)."""
     context.require(StaffRole.BEHEERDER)
     if not subject.strip() or not name.strip():
-        raise InvalidInput("Vul de naam en de gebruikersnaam bij de aanmeldingsdienst in.")
+        raise InvalidInput(_("Vul de naam en de gebruikersnaam bij de aanmeldingsdienst in."))
     if not roles:
-        raise InvalidInput("Kies minstens één rol.")
+        raise InvalidInput(_("Kies minstens één rol."))
     user = session.scalars(
         select(StaffUser).where(StaffUser.issuer == issuer, StaffUser.subject == subject.strip())
     ).one_or_none()
@@ -313,7 +319,7 @@ def add_staff_member(
         )
         .limit(1)
     ):
-        raise InvalidInput("Deze medewerker heeft al een rol in dit bestuur.")
+        raise InvalidInput(_("Deze medewerker heeft al een rol in dit bestuur."))
     # A member known in another organisation is linked here too.
     _apply_roles(
         session,
