@@ -20,15 +20,17 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
+from typing import Any
 
 from sqlalchemy import Select, and_, func, or_, select
 from sqlalchemy.orm import Session, joinedload
 
 from shared import jobs
 from shared.errors import FieldErrors, InvalidInput, NotFound
-from shared.i18n import N_, format_date, format_money
+from shared.i18n import N_, format_date, format_datetime, format_money
 from shared.i18n import gettext as _
 from shared.integrations.mail.client import valid_address
+from shared.models.audit import AuditEvent
 from shared.models.disputes import (
     DISPUTE_STATES,
     Dispute,
@@ -62,6 +64,7 @@ from shared.services import (
 )
 from shared.services.access import StaffContext
 from shared.services.attachments import Upload
+from shared.services.timeline import TimelineEntry
 from shared.storage import get_storage
 from shared.timeutil import BRUSSELS, today, utcnow
 
@@ -311,6 +314,8 @@ class DisputeView:
     answer: Document | None
     overdue: bool
     targets: list[DisputeStatus]
+    timeline: list[TimelineEntry]
+    """What happened to the dispute, oldest first."""
 
 
 def handlers(session: Session, organisation_id: uuid.UUID) -> list[tuple[uuid.UUID, str]]:
@@ -353,7 +358,77 @@ def dispute_view(session: Session, context: StaffContext, dispute_id: uuid.UUID)
         ),
         overdue=is_overdue(dispute),
         targets=sorted(DISPUTE_STATES.targets(dispute.status)),
+        timeline=dispute_timeline(session, dispute),
     )
+
+
+def dispute_timeline(session: Session, dispute: Dispute) -> list[TimelineEntry]:
+    """The dispute's audit events in words, oldest first."""
+    events = session.scalars(
+        select(AuditEvent)
+        .where(
+            AuditEvent.organisation_id == dispute.organisation_id,
+            AuditEvent.object_id == str(dispute.id),
+        )
+        .order_by(AuditEvent.sequence)
+    )
+    return [
+        TimelineEntry(event.occurred_at, text, event.actor_label, tone)
+        for event in events
+        for text, tone in [_event_text(event.action, event.data or {}, event.status_after)]
+    ]
+
+
+def _event_text(action: str, data: dict[str, Any], status_after: str | None) -> tuple[str, str]:
+    match action:
+        case "dispute.received":
+            channel = _channel_text(data.get("channel"))
+            if data.get("late"):
+                return _("Bezwaar ontvangen (%(channel)s), na de termijn") % {"channel": channel}, (
+                    "warning"
+                )
+            return _("Bezwaar ontvangen (%(channel)s)") % {"channel": channel}, "neutral"
+        case "dispute.assigned":
+            if data.get("assigned_to"):
+                return _("Toegewezen aan %(name)s") % {"name": data["assigned_to"]}, "neutral"
+            return _("Aan niemand meer toegewezen"), "neutral"
+        case "dispute.note_added":
+            return _("Interne notitie toegevoegd"), "neutral"
+        case "dispute.receipt_requested":
+            return _("Ontvangstbewijs opnieuw per e-mail gevraagd"), "neutral"
+        case "dispute.hearing_planned":
+            try:
+                when = format_datetime(datetime.fromisoformat(str(data.get("hearing_at"))))
+            except ValueError:
+                return _("Hoorzitting gepland"), "neutral"
+            return _("Hoorzitting gepland op %(when)s") % {"when": when}, "neutral"
+        case "dispute.decided":
+            return _("Beslist: %(outcome)s") % {"outcome": _outcome_text(data)}, "success"
+        case "dispute.withdrawn":
+            return _("Ingetrokken: %(reason)s") % {"reason": data.get("reason", "")}, "warning"
+        case "dispute.closed":
+            return _("Antwoord verstuurd: %(outcome)s") % {"outcome": _outcome_text(data)}, (
+                "success"
+            )
+    try:
+        label = status_label(DisputeStatus(status_after or ""))
+    except ValueError:
+        return action, "neutral"
+    return label[:1].upper() + label[1:], "neutral"
+
+
+def _channel_text(value: Any) -> str:
+    try:
+        return channel_label(DisputeChannel(str(value)))
+    except ValueError:
+        return str(value or "")
+
+
+def _outcome_text(data: dict[str, Any]) -> str:
+    try:
+        return outcome_label(DisputeOutcome(str(data.get("outcome"))))
+    except ValueError:
+        return ""
 
 
 def _payment_request(session: Session, dispute: Dispute) -> PaymentRequest | None:

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from backoffice.app import create_app
 from shared.db import session_scope
+from shared.i18n import format_datetime
 from shared.integrations.magda import testdata
 from shared.jobs import Worker
 from shared.models import (
@@ -334,6 +335,14 @@ def test_assign_take_into_handling_and_plan_a_hearing(world: World) -> None:
         "dispute.assigned",
         "dispute.in_progress",
         "dispute.hearing_planned",
+    ]
+    timeline = world.get(page).text.split('id="tijdlijn-titel"', 1)[1]
+    lines = re.findall(r"</time>\s*— ([^<]+?)\s*<span", timeline)
+    assert lines == [
+        "Bezwaar ontvangen (online, via het portaal)",
+        "Toegewezen aan Carl Collega",
+        "In behandeling",
+        f"Hoorzitting gepland op {format_datetime(after.hearing_at)}",
     ]
 
 
