@@ -27,23 +27,17 @@ from shared.i18n import DEFAULT_LANGUAGE, N_, format_date, format_datetime, use_
 from shared.i18n import gettext as _
 from shared.integrations.mail.client import (
     MailBody,
-    MailDeliveryError,
     Recipient,
-    SmtpClient,
     compose,
 )
-from shared.logging import get_logger
 from shared.models.dispatch import Dispatch
 from shared.models.disputes import Dispute, DisputeChannel
 from shared.models.documents import Document
 from shared.pdf.receipt import DisputeReceipt, ReceiptFile, render_dispute_receipt
-from shared.services import audit
+from shared.services import mail_delivery
 from shared.services.dispute_deadlines import SERVICE_LABELS
 from shared.services.disputes import RECEIPT_MAIL_JOB
 from shared.timeutil import BRUSSELS
-
-log = get_logger("zegel.mail")
-MAIL_ACTOR = audit.Actor.system("e-mail")
 
 CHANNEL_LABELS: dict[DisputeChannel, str] = {
     DisputeChannel.PORTAL: N_("online, via het portaal"),
@@ -186,41 +180,14 @@ def send_receipt(dispute_id: uuid.UUID, context: jobs.JobContext) -> bool:
     message.add_attachment(
         pdf, maintype="application", subtype="pdf", filename=f"ontvangstbewijs-{number}.pdf"
     )
-    fields: dict[str, Any] = {
-        "kind": "dispute_receipt",
-        "job_id": str(context.id),
-        "attempt": context.attempt,
-    }
-    try:
-        sent = SmtpClient().send(message)
-    except MailDeliveryError as error:
-        if not error.permanent:
-            log.warning("mail not sent yet: will try again", error=str(error), **fields)
-            raise
-        log.error("mail refused for good", error=str(error), **fields)
-        with session_scope() as session:
-            audit.record(
-                session,
-                actor=MAIL_ACTOR,
-                organisation_id=organisation_id,
-                action="mail.failed",
-                object_type="dispute",
-                object_id=dispute_id,
-                data={**fields, "smtp_code": error.smtp_code},
-            )
-        return False
-    with session_scope() as session:
-        audit.record(
-            session,
-            actor=MAIL_ACTOR,
-            organisation_id=organisation_id,
-            action="mail.sent",
-            object_type="dispute",
-            object_id=dispute_id,
-            data={**fields, "message_id": sent.message_id},
-        )
-    log.info("mail sent", message_id=sent.message_id, **fields)
-    return True
+    sent = mail_delivery.send_and_record(
+        message,
+        organisation_id=organisation_id,
+        object_type="dispute",
+        object_id=dispute_id,
+        data={"kind": "dispute_receipt", "job_id": str(context.id), "attempt": context.attempt},
+    )
+    return sent is not None
 
 
 @jobs.handler(RECEIPT_MAIL_JOB)

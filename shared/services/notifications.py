@@ -71,10 +71,8 @@ from shared.i18n import DEFAULT_LANGUAGE, format_date, ngettext, use_language
 from shared.i18n import gettext as _
 from shared.integrations.mail.client import (
     MailBody,
-    MailDeliveryError,
     Recipient,
     SentMail,
-    SmtpClient,
     compose,
     valid_address,
 )
@@ -90,7 +88,7 @@ from shared.models.people import (
     StaffUser,
 )
 from shared.models.signing import SignatureRequest, SignatureStatus
-from shared.services import audit
+from shared.services import mail_delivery
 from shared.timeutil import BRUSSELS
 
 log = get_logger("zegel.mail")
@@ -100,8 +98,6 @@ REMINDER_SCAN_JOB = "notifications.signing_reminders"
 REMINDER_JOB = "notifications.signing_reminder"
 DECLINED_JOB = "notifications.document_declined"
 REMINDER_SCAN_EVERY = timedelta(hours=1)
-
-MAIL_ACTOR = audit.Actor.system("e-mail")
 
 
 # -- who waits for whom -----------------------------------------------------------------------
@@ -603,40 +599,8 @@ def _deliver(prepared: _Prepared, context: jobs.JobContext) -> SentMail | None:
         language=DEFAULT_LANGUAGE,
     )
     staff_ids = [str(staff_id) for staff_id, _recipient in prepared.recipients]
-    fields = {
-        "kind": prepared.kind,
-        "job_id": str(context.id),
-        "attempt": context.attempt,
-        "recipients": staff_ids,
-    }
-    try:
-        sent = SmtpClient().send(message)
-    except MailDeliveryError as error:
-        if not error.permanent:
-            log.warning("mail not sent yet: will try again", error=str(error), **fields)
-            raise
-        log.error("mail refused for good", error=str(error), **fields)
-        with session_scope() as session:
-            audit.record(
-                session,
-                actor=MAIL_ACTOR,
-                organisation_id=prepared.organisation_id,
-                action="mail.failed",
-                object_type=prepared.object_type,
-                object_id=prepared.object_id,
-                data={**prepared.data, **fields, "smtp_code": error.smtp_code},
-            )
-        return None
-    with session_scope() as session:
-        audit.record(
-            session,
-            actor=MAIL_ACTOR,
-            organisation_id=prepared.organisation_id,
-            action="mail.sent",
-            object_type=prepared.object_type,
-            object_id=prepared.object_id,
-            data={**prepared.data, **fields, "message_id": sent.message_id},
-        )
+
+    def mark_told(session: Session) -> None:
         now = utcnow()
         if prepared.request_ids:
             session.execute(
@@ -656,8 +620,21 @@ def _deliver(prepared: _Prepared, context: jobs.JobContext) -> SentMail | None:
                 )
                 .values(last_reminder_at=now)
             )
-    log.info("mail sent", message_id=sent.message_id, refused=len(sent.refused), **fields)
-    return sent
+
+    return mail_delivery.send_and_record(
+        message,
+        organisation_id=prepared.organisation_id,
+        object_type=prepared.object_type,
+        object_id=prepared.object_id,
+        data={
+            **prepared.data,
+            "kind": prepared.kind,
+            "job_id": str(context.id),
+            "attempt": context.attempt,
+            "recipients": staff_ids,
+        },
+        after_sent=mark_told,
+    )
 
 
 def _ids(payload: dict[str, Any], *names: str) -> Sequence[uuid.UUID]:
