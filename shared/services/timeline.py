@@ -128,6 +128,15 @@ def _text(action: str, data: dict[str, Any], status_after: str | None) -> tuple[
                 "level": data.get("level", ""),
                 "amount": _cents(data, "amount_cents"),
             }, "warning"
+        case "payment_request.amount_reduced":
+            return _("Te betalen bedrag verminderd van %(before)s tot %(amount)s na bezwaar") % {
+                "before": _cents(data, "amount_before_cents"),
+                "amount": _cents(data, "amount_cents"),
+            }, "neutral"
+        case "payment_request.refund_due":
+            return _("Terug te betalen na bezwaar: %(amount)s") % {
+                "amount": _cents(data, "refund_cents")
+            }, "warning"
         case "payment.received" | "payment.refunded" | "payment_request.online_amount_mismatch":
             return _payment_text(action, data), (
                 "danger" if action.endswith("mismatch") else "success"

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from backoffice.app import create_app
 from shared.db import session_scope
-from shared.i18n import format_datetime
+from shared.i18n import format_datetime, format_money
 from shared.integrations.magda import testdata
 from shared.jobs import Worker
 from shared.models import (
@@ -44,7 +44,7 @@ from shared.models import (
     StaffUser,
 )
 from shared.protection import seal, ssin_digest
-from shared.services import audit, dispatch, dispute_office, disputes
+from shared.services import audit, dispatch, dispute_office, disputes, timeline
 from shared.services.screening import ScreeningOverride, screen_document
 from shared.services.transitions import transition
 from shared.timeutil import BRUSSELS, today, utcnow
@@ -925,3 +925,7 @@ def test_money_already_paid_is_kept_and_an_overpayment_is_marked_for_refund(
         )
     ).all()
     assert [e.data["refund_cents"] for e in refunds] == ([refund] if refund else [])
+    texts = [e.text for e in timeline.payment_request_timeline(s, world.a.id, payment.id)]
+    assert not [t for t in texts if t.startswith("payment_request.")]  # every event in words
+    if refund:
+        assert f"Terug te betalen na bezwaar: {format_money(refund)}" in texts
