@@ -18,7 +18,7 @@ from litestar.status_codes import HTTP_303_SEE_OTHER
 
 from shared.config import get_settings
 from shared.errors import FieldErrors, InvalidInput
-from shared.services import dispute_receipts, disputes, portal_disputes
+from shared.services import attachments, dispute_receipts, disputes, portal_disputes
 from shared.services.attachments import Upload
 from shared.services.portal_disputes import DisputeForm, DisputePanel
 from shared.web import NO_STORE
@@ -58,6 +58,9 @@ def _form_page(found: DisputePanel, form: DisputeForm, status_code: int = 200) -
             "form": form,
             "max_files": settings.dispute_attachment_max_count,
             "max_megabytes": settings.dispute_attachment_max_bytes // (1024 * 1024),
+            # for the check in the browser (static/js/file-limits.js) before a long upload
+            "max_bytes": settings.dispute_attachment_max_bytes,
+            "max_size_label": attachments.size_label(settings.dispute_attachment_max_bytes),
         },
         status_code=status_code,
     )

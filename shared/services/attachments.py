@@ -79,7 +79,8 @@ def safe_name(name: str, content_type: str) -> str:
     return (stem or "bijlage") + _EXTENSIONS[content_type]
 
 
-def _megabytes(size: int) -> str:
+def size_label(size: int) -> str:
+    """A size limit as people read it: 10 MB, 512 kB."""
     return f"{size / (1024 * 1024):.0f} MB" if size >= 1024 * 1024 else f"{size // 1024} kB"
 
 
@@ -126,7 +127,7 @@ def check_upload(upload: Upload, *, max_bytes: int) -> CheckedFile:
         raise FieldErrors(
             {
                 FIELD: _("Het bestand %(name)s is groter dan %(limit)s.")
-                % {"name": name, "limit": _megabytes(max_bytes)}
+                % {"name": name, "limit": size_label(max_bytes)}
             }
         )
     content_type = sniff(upload.content)

@@ -11,6 +11,7 @@ import pytest
 from playwright.sync_api import Page, expect
 from sqlalchemy.orm import Session
 
+from shared.config import get_settings
 from shared.db import utcnow
 from shared.integrations.oidc.identities import citizen
 from shared.jobs import Worker
@@ -172,4 +173,35 @@ def test_after_the_deadline_the_portal_says_how_to_reach_the_service(
     )
     expect(page.get_by_text("09 123 45 67")).to_be_visible()
     _check(page, "dispute-passed")
+    page_console.assert_clean()
+
+
+def test_a_file_too_large_is_refused_before_the_upload_and_nothing_typed_is_lost(
+    page: Page,
+    page_console: Console,
+    session: Session,
+    portal_url: str,
+    sandbox: Sandbox,
+) -> None:
+    letter = _tax_letter(session, days_ago=5)
+    page.goto(f"{portal_url}/d/{letter.public_token}/bezwaar")
+    _log_in_as_an(page)
+    expect(page.get_by_role("heading", level=1)).to_have_text("Bezwaar indienen")
+    grounds = page.get_by_label("Waarom bent u het niet eens met de beslissing?")
+    grounds.fill("Ik woon hier sinds 2019; zie de filmpjes van de verhuis.")
+    too_large = get_settings().dispute_attachment_max_bytes + 1
+    page.get_by_label("Bijlagen").set_input_files(
+        [{"name": "verhuis.pdf", "mimeType": "application/pdf", "buffer": b"%" * too_large}]
+    )
+    requests: list[str] = []
+    page.on("request", lambda request: requests.append(request.url))
+    page.get_by_role("button", name="Verder: controleren").click()
+
+    expect(page.locator("#veld-bijlagen-browser")).to_have_text(
+        "Het bestand verhuis.pdf is groter dan 10 MB."
+    )
+    expect(page.get_by_label("Bijlagen")).to_be_focused()
+    expect(grounds).to_have_value("Ik woon hier sinds 2019; zie de filmpjes van de verhuis.")
+    assert requests == []  # nothing was sent
+    _check(page, "dispute-file-too-large")
     page_console.assert_clean()
