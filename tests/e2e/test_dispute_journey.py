@@ -15,7 +15,14 @@ from shared.config import get_settings
 from shared.db import utcnow
 from shared.integrations.oidc.identities import citizen
 from shared.jobs import Worker
-from shared.models import DisputeRight, Document
+from shared.models import (
+    DisputeChannel,
+    DisputeOutcome,
+    DisputeRight,
+    DisputeStatus,
+    Document,
+)
+from shared.services import disputes
 from shared.storage import get_storage
 from shared.timeutil import today
 from tests import factories
@@ -173,6 +180,27 @@ def test_after_the_deadline_the_portal_says_how_to_reach_the_service(
     )
     expect(page.get_by_text("09 123 45 67")).to_be_visible()
     _check(page, "dispute-passed")
+    page_console.assert_clean()
+
+
+def test_after_a_decision_the_form_says_so_instead_of_opening(
+    page: Page, page_console: Console, session: Session, portal_url: str, sandbox_url: str
+) -> None:
+    letter = _tax_letter(session, days_ago=5)
+    filed = disputes.file_dispute(
+        session,
+        letter,
+        disputes.DisputeInput(grounds="Ik heb geen tweede verblijf."),
+        channel=DisputeChannel.PORTAL,
+        actor=disputes.citizen_actor(letter),
+    ).dispute
+    filed.status, filed.outcome = DisputeStatus.DECIDED, DisputeOutcome.UNFOUNDED
+    session.commit()
+    page.goto(f"{portal_url}/d/{letter.public_token}/bezwaar")
+    _log_in_as_an(page)
+    expect(page.get_by_role("heading", level=1)).to_have_text("Over uw bezwaar werd al beslist")
+    expect(page.get_by_role("status")).to_contain_text("beslist: uw bezwaar is ongegrond")
+    _check(page, "dispute-form-after-decision")
     page_console.assert_clean()
 
 
