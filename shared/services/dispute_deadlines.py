@@ -41,11 +41,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from shared.config import Settings, get_settings
-from shared.errors import InvalidInput
+from shared.errors import FieldErrors, InvalidInput, NotFound
 from shared.i18n import N_
+from shared.i18n import gettext as _
 from shared.models.dispatch import Channel, Dispatch, DispatchStatus
 from shared.models.disputes import DisputeRuleSet
 from shared.models.documents import DisputeRight, Document
+from shared.models.people import StaffRole
+from shared.services.access import StaffContext
 from shared.services.audit import Actor, record
 from shared.timeutil import BRUSSELS
 
@@ -354,3 +357,120 @@ def deadline_for(session: Session, document: Document) -> DisputeDeadline | None
         last_day=last_day(rule, reference) if reference is not None else None,
         legal_text=document.dispute_legal_text or rule.legal_text,
     )
+
+
+# -- the organisation's own rules (Beheer › Bezwaartermijnen) -------------------------------------
+
+RULE_ROLES = (StaffRole.BEHEERDER,)
+RULE_RIGHTS = (DisputeRight.MUNICIPAL_TAX_OBJECTION, DisputeRight.GAS_APPEAL, DisputeRight.CUSTOM)
+
+_NUMBER_FIELDS: dict[str, tuple[str, int, int]] = {
+    # form field: (rule field, lowest, highest), the bounds of `_RuleOverride`
+    "maanden": ("months", 0, 24),
+    "dagen": ("days", 0, 730),
+    "startdagen": ("start_offset", 0, 30),
+    "antwoordmaanden": ("answer_months", 1, 36),
+}
+RULE_FORM_FIELDS = (*_NUMBER_FIELDS, "werkdagen", "dienst", "tekst")
+"""The form's fields; an empty one keeps the standard value (the settings)."""
+
+
+@dataclass(frozen=True)
+class RuleRow:
+    right: DisputeRight
+    standard: DisputeRule
+    """From the settings."""
+    effective: DisputeRule
+    """What this organisation's documents get (standard + its changes)."""
+    changes: dict[str, Any]
+
+    @property
+    def customised(self) -> bool:
+        return bool(self.changes)
+
+
+def rule_rows(session: Session, organisation_id: uuid.UUID) -> list[RuleRow]:
+    """Each dispute right's rule, standard and as the organisation has it."""
+    overrides = organisation_rules(session, organisation_id)
+    rows = []
+    for right in RULE_RIGHTS:
+        standard, effective = rule_for(right), rule_for(right, overrides)
+        assert standard is not None  # every right here has a rule
+        assert effective is not None
+        rows.append(RuleRow(right, standard, effective, dict(overrides.get(right.value, {}))))
+    return rows
+
+
+def rule_row(session: Session, organisation_id: uuid.UUID, key: str) -> RuleRow:
+    """One right's row; NotFound for anything but a right with a rule."""
+    for row in rule_rows(session, organisation_id):
+        if row.right.value == key:
+            return row
+    raise NotFound(_("Dit bezwaarrecht bestaat niet."))
+
+
+def form_values(row: RuleRow) -> dict[str, str]:
+    """The form as the organisation's changes fill it (empty: standard)."""
+    values = {
+        name: str(row.changes[field]) if field in row.changes else ""
+        for name, (field, _low, _high) in _NUMBER_FIELDS.items()
+    }
+    working = row.changes.get("offset_in_working_days")
+    values["werkdagen"] = "" if working is None else ("ja" if working else "nee")
+    values["dienst"] = str(row.changes.get("competent_service", ""))
+    values["tekst"] = str(row.changes.get("legal_text", ""))
+    return values
+
+
+def changes_from_form(values: Mapping[str, str]) -> dict[str, Any]:
+    """The changes the form asks for; FieldErrors (in Dutch) for what is not valid."""
+    changes: dict[str, Any] = {}
+    errors: dict[str, str] = {}
+    for name, (field, low, high) in _NUMBER_FIELDS.items():
+        raw = values.get(name, "").strip()
+        if not raw:
+            continue
+        if not raw.isdigit() or not low <= int(raw) <= high:
+            errors[name] = _("Vul een geheel getal van %(low)d tot %(high)d in, of laat leeg.") % {
+                "low": low,
+                "high": high,
+            }
+            continue
+        changes[field] = int(raw)
+    working = values.get("werkdagen", "")
+    if working in ("ja", "nee"):
+        changes["offset_in_working_days"] = working == "ja"
+    elif working:
+        errors["werkdagen"] = _("Kies werkdagen, kalenderdagen of de standaard.")
+    service = values.get("dienst", "")
+    if service in SERVICE_LABELS:
+        changes["competent_service"] = service
+    elif service:
+        errors["dienst"] = _("Kies een dienst uit de lijst.")
+    text = values.get("tekst", "").strip()
+    if len(text) > 4000:
+        errors["tekst"] = _("De wettelijke tekst is te lang (ten hoogste 4.000 tekens).")
+    elif text:
+        changes["legal_text"] = text
+    if changes.get("months") == 0 and changes.get("days") == 0:
+        errors["maanden"] = _("Een termijn van 0 maanden en 0 dagen bestaat niet.")
+    if errors:
+        raise FieldErrors(errors)
+    return changes
+
+
+def save_rule(
+    session: Session, context: StaffContext, key: str, values: Mapping[str, str]
+) -> RuleRow:
+    """Store the organisation's changes to one right's rule (the others stay as they are);
+    audited. Documents already sent keep the deadline they had."""
+    context.require(*RULE_ROLES)
+    row = rule_row(session, context.organisation_id, key)
+    changes = changes_from_form(values)
+    overrides = organisation_rules(session, context.organisation_id)
+    if changes:
+        overrides[row.right.value] = changes
+    else:
+        overrides.pop(row.right.value, None)
+    set_organisation_rules(session, context.organisation_id, overrides, actor=context.actor)
+    return rule_row(session, context.organisation_id, key)
