@@ -56,9 +56,7 @@ BEHEER_MENU = (
     MenuItem(N_("Medewerkers"), "/beheer/medewerkers", frozenset({StaffRole.BEHEERDER})),
     MenuItem(N_("API-sleutels"), "/beheer/api-sleutels", frozenset({StaffRole.BEHEERDER})),
     MenuItem(N_("Soorten stukken"), "/beheer/soorten-stukken", frozenset({StaffRole.BEHEERDER})),
-    MenuItem(
-        N_("Bezwaartermijnen"), "/beheer/bezwaartermijnen", frozenset({StaffRole.BEHEERDER})
-    ),
+    MenuItem(N_("Bezwaartermijnen"), "/beheer/bezwaartermijnen", frozenset({StaffRole.BEHEERDER})),
     MenuItem(N_("Raadplegingen"), "/register/raadplegingen", frozenset({StaffRole.BEHEERDER})),
 )
 """Labels are Dutch msgids, translated when the menu is shown."""
