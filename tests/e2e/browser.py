@@ -8,6 +8,10 @@ from pathlib import Path
 from typing import Any
 
 from playwright.sync_api import ConsoleMessage, Page
+from sqlalchemy.orm import Session
+
+from shared.models import Organisation, StaffUser
+from tests import factories
 
 ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOTS = ROOT / "artifacts" / "screenshots"
@@ -65,3 +69,15 @@ def assert_accessible(page: Page, *, disable: tuple[str, ...] = ()) -> None:
         for item in violations
     )
     assert not violations, f"accessibility violations on {page.url}:\n{report}"
+
+
+def log_in_to_the_back_office(
+    page: Page, session: Session, member: StaffUser, organisation: Organisation, backoffice_url: str
+) -> None:
+    """This browser gets a back-office session of `member` in `organisation` (the session is
+    committed, so the app sees it)."""
+    token = factories.web_session(session, "backoffice", staff=member, organisation=organisation)
+    session.commit()
+    page.context.add_cookies(
+        [{"name": "zegel_backoffice_session", "value": token, "url": backoffice_url}]
+    )

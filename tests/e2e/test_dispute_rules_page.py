@@ -3,42 +3,23 @@ a wrong number is refused next to the field. The list and the form pass axe-core
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from urllib.parse import urlsplit
-
 import pytest
 from playwright.sync_api import Page, expect
 from sqlalchemy.orm import Session
 
-from shared.db import get_session_factory
 from shared.models import StaffRole
 from tests import factories
-from tests.e2e.browser import Console, assert_accessible, screenshot
+from tests.e2e.browser import Console, assert_accessible, log_in_to_the_back_office, screenshot
 
 pytestmark = pytest.mark.e2e
 
 
-@pytest.fixture
-def db() -> Iterator[Session]:
-    session = get_session_factory()()
-    try:
-        yield session
-    finally:
-        session.rollback()
-        session.close()
-
-
 def test_a_beheerder_sets_the_term_of_a_gas_appeal(
-    page: Page, page_console: Console, backoffice_url: str, db: Session
+    page: Page, page_console: Console, backoffice_url: str, session: Session
 ) -> None:
-    org = factories.organisation(db, "Gemeente Termijnrode")
-    admin = factories.staff_member(db, org, [StaffRole.BEHEERDER], name="Bert Beheer")
-    token = factories.web_session(db, "backoffice", staff=admin, organisation=org)
-    db.commit()
-    host = urlsplit(backoffice_url).hostname
-    page.context.add_cookies(
-        [{"name": "zegel_backoffice_session", "value": token, "domain": host, "path": "/"}]
-    )
+    org = factories.organisation(session, "Gemeente Termijnrode")
+    admin = factories.staff_member(session, org, [StaffRole.BEHEERDER], name="Bert Beheer")
+    log_in_to_the_back_office(page, session, admin, org, backoffice_url)
     page.goto(backoffice_url + "/beheer/medewerkers")
     page.get_by_role("link", name="Bezwaartermijnen").first.click()
     expect(page.get_by_role("heading", level=1)).to_have_text(

@@ -4,43 +4,24 @@ list and the form pass axe-core (with and without the error)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from urllib.parse import urlsplit
-
 import pytest
 from playwright.sync_api import Page, expect
 from sqlalchemy.orm import Session
 
-from shared.db import get_session_factory
 from shared.models import PaperDelivery, StaffRole
 from shared.services import document_types
 from tests import factories
-from tests.e2e.browser import Console, assert_accessible, screenshot
+from tests.e2e.browser import Console, assert_accessible, log_in_to_the_back_office, screenshot
 
 pytestmark = pytest.mark.e2e
 
 
-@pytest.fixture
-def db() -> Iterator[Session]:
-    session = get_session_factory()()
-    try:
-        yield session
-    finally:
-        session.rollback()
-        session.close()
-
-
 def test_a_beheerder_sets_a_paper_copy_for_unread_ebox_messages(
-    page: Page, page_console: Console, backoffice_url: str, db: Session
+    page: Page, page_console: Console, backoffice_url: str, session: Session
 ) -> None:
-    org = factories.organisation(db, "Gemeente Zegelzele")
-    admin = factories.staff_member(db, org, [StaffRole.BEHEERDER], name="Bert Beheer")
-    token = factories.web_session(db, "backoffice", staff=admin, organisation=org)
-    db.commit()
-    host = urlsplit(backoffice_url).hostname
-    page.context.add_cookies(
-        [{"name": "zegel_backoffice_session", "value": token, "domain": host, "path": "/"}]
-    )
+    org = factories.organisation(session, "Gemeente Zegelzele")
+    admin = factories.staff_member(session, org, [StaffRole.BEHEERDER], name="Bert Beheer")
+    log_in_to_the_back_office(page, session, admin, org, backoffice_url)
     page.goto(backoffice_url + "/")
     page.get_by_role("link", name="Soorten stukken").first.click()
     expect(page.get_by_role("heading", level=1)).to_have_text(
@@ -77,8 +58,8 @@ def test_a_beheerder_sets_a_paper_copy_for_unread_ebox_messages(
     # the form that came back with the wrong number answered 422 (on purpose); nothing else failed
     assert [e for e in page_console.errors if "status of 422" not in e] == []
 
-    db.rollback()
-    policy = document_types.policy(db, org.id, "tax_assessment")
+    session.rollback()
+    policy = document_types.policy(session, org.id, "tax_assessment")
     assert (policy.paper, policy.ebox_fallback_days, policy.legal_basis) == (
         PaperDelivery.REGISTERED,
         10,

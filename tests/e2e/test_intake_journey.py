@@ -19,7 +19,7 @@ from shared.jobs import Worker
 from shared.models import Decision, Document, DocumentStatus, StaffRole
 from shared.timeutil import today
 from tests import factories, intake_pdfs
-from tests.e2e.browser import Console, assert_accessible, screenshot
+from tests.e2e.browser import Console, assert_accessible, log_in_to_the_back_office, screenshot
 
 pytestmark = pytest.mark.e2e
 
@@ -33,11 +33,7 @@ def test_the_secretariat_registers_a_decision_with_two_letters(
 ) -> None:
     org = factories.organisation(session, "Gemeente Zegelbeek")
     clerk = factories.staff_member(session, org, [StaffRole.SECRETARIAAT])
-    token = factories.web_session(session, "backoffice", staff=clerk, organisation=org)
-    session.commit()
-    page.context.add_cookies(
-        [{"name": "zegel_backoffice_session", "value": token, "url": backoffice_url}]
-    )
+    log_in_to_the_back_office(page, session, clerk, org, backoffice_url)
 
     page.goto(backoffice_url + "/")
     page.get_by_role("link", name="Nieuwe beslissing").click()
@@ -136,11 +132,7 @@ def test_a_pdf_with_findings_shows_them_per_page_with_a_preview(
 ) -> None:
     org = factories.organisation(session)
     clerk = factories.staff_member(session, org, [StaffRole.SECRETARIAAT])
-    token = factories.web_session(session, "backoffice", staff=clerk, organisation=org)
-    session.commit()
-    page.context.add_cookies(
-        [{"name": "zegel_backoffice_session", "value": token, "url": backoffice_url}]
-    )
+    log_in_to_the_back_office(page, session, clerk, org, backoffice_url)
     page.goto(backoffice_url + "/brieven/nieuw")
     page.get_by_label("PDF-bestand").set_input_files(
         _pdf("venster.pdf", intake_pdfs.with_ink_in_window())
@@ -186,11 +178,7 @@ def test_an_import_shows_its_progress_as_a_worker_registers_it(
 ) -> None:
     org = factories.organisation(session)
     clerk = factories.staff_member(session, org, [StaffRole.SECRETARIAAT])
-    token = factories.web_session(session, "backoffice", staff=clerk, organisation=org)
-    session.commit()
-    page.context.add_cookies(
-        [{"name": "zegel_backoffice_session", "value": token, "url": backoffice_url}]
-    )
+    log_in_to_the_back_office(page, session, clerk, org, backoffice_url)
     day = (today() - timedelta(days=2)).isoformat()
     manifest = (
         "body;session_date;decision_number;title;file;recipient_kind;name;"
@@ -238,11 +226,7 @@ def test_a_beheerder_creates_an_api_key(
 ) -> None:
     org = factories.organisation(session)
     admin = factories.staff_member(session, org, [StaffRole.BEHEERDER])
-    token = factories.web_session(session, "backoffice", staff=admin, organisation=org)
-    session.commit()
-    page.context.add_cookies(
-        [{"name": "zegel_backoffice_session", "value": token, "url": backoffice_url}]
-    )
+    log_in_to_the_back_office(page, session, admin, org, backoffice_url)
     page.goto(backoffice_url + "/")
     page.get_by_role("link", name="API-sleutels").click()
     page.get_by_label("Waarvoor dient de sleutel?").fill("Gelinkt Notuleren")

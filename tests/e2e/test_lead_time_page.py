@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from shared.models import DocumentStatus, Organisation, StaffRole
 from tests import factories
-from tests.e2e.browser import Console, assert_accessible, screenshot
+from tests.e2e.browser import Console, assert_accessible, log_in_to_the_back_office, screenshot
 from tests.integration.test_lead_time import Clock, decision, history, october, use_clock, utc
 
 pytestmark = pytest.mark.e2e
@@ -70,11 +70,7 @@ def test_lead_time_page_draws_charts_with_numbers_beside_them(
     _months_of_letters(session, clock, org)
     october(session, clock, org)
     clerk = factories.staff_member(session, org, [StaffRole.SECRETARIAAT], name="Sara Secretariaat")
-    token = factories.web_session(session, "backoffice", staff=clerk, organisation=org)
-    session.commit()
-    page.context.add_cookies(
-        [{"name": "zegel_backoffice_session", "value": token, "url": backoffice_url}]
-    )
+    log_in_to_the_back_office(page, session, clerk, org, backoffice_url)
 
     page.goto(backoffice_url + "/")
     page.get_by_role("link", name="Doorlooptijd").click()

@@ -29,7 +29,7 @@ from shared.services import audit, payments
 from shared.services.payment_references import format_ogm
 from shared.storage import get_storage
 from tests import factories
-from tests.e2e.browser import Console, assert_accessible, screenshot
+from tests.e2e.browser import Console, assert_accessible, log_in_to_the_back_office, screenshot
 from tests.integration.signing.conftest import letter_pdf
 
 pytestmark = pytest.mark.e2e
@@ -147,11 +147,7 @@ def test_betalen_with_bancontact_then_the_document_says_betaald(
     org = session.get(Organisation, document.organisation_id)
     assert org is not None
     finance = factories.staff_member(session, org, [StaffRole.FINANCIEN], name="Fien Financiën")
-    token = factories.web_session(session, "backoffice", staff=finance, organisation=org)
-    session.commit()
-    page.context.add_cookies(
-        [{"name": "zegel_backoffice_session", "value": token, "url": backoffice_url}]
-    )
+    log_in_to_the_back_office(page, session, finance, org, backoffice_url)
     page.goto(backoffice_url + "/betalingen")
     listed = page.get_by_role("table", name="Betaalverzoeken, laatste vervaldag eerst")
     expect(listed.get_by_role("cell", name=AN.name)).to_be_visible()

@@ -15,7 +15,7 @@ from shared.models import Document, PaymentRequest, PaymentRequestStatus, StaffR
 from shared.services import access_codes
 from shared.storage import get_storage
 from tests import factories
-from tests.e2e.browser import Console, assert_accessible, screenshot
+from tests.e2e.browser import Console, assert_accessible, log_in_to_the_back_office, screenshot
 from tests.integration.signing.conftest import letter_pdf
 
 pytestmark = pytest.mark.e2e
@@ -65,13 +65,7 @@ def _log_in_to_the_back_office(
     """This browser also gets a back-office session of a secretariat clerk of the letter's
     organisation."""
     clerk = factories.staff_member(session, letter.organisation, [StaffRole.SECRETARIAAT])
-    token = factories.web_session(
-        session, "backoffice", staff=clerk, organisation=letter.organisation
-    )
-    session.commit()
-    page.context.add_cookies(
-        [{"name": "zegel_backoffice_session", "value": token, "url": backoffice_url}]
-    )
+    log_in_to_the_back_office(page, session, clerk, letter.organisation, backoffice_url)
 
 
 def _only_refusals_logged(page_console: Console) -> None:
