@@ -463,7 +463,9 @@ def save_rule(
     session: Session, context: StaffContext, key: str, values: Mapping[str, str]
 ) -> RuleRow:
     """Store the organisation's changes to one right's rule (the others stay as they are);
-    audited. Documents already sent keep the deadline they had."""
+    audited. It applies at once to every document with that right, also to the deadline the
+    portal shows for documents already sent (`deadline_for` reads the rule when asked); a
+    dispute already filed keeps the deadline it was filed under."""
     context.require(*RULE_ROLES)
     row = rule_row(session, context.organisation_id, key)
     changes = changes_from_form(values)

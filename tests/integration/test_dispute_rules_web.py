@@ -15,7 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from backoffice.app import create_app
-from shared.models import AuditEvent, DisputeRight, StaffRole
+from shared.models import AuditEvent, DisputeRight, Organisation, StaffRole
 from shared.services import dispute_deadlines
 from shared.web import ZegelApp
 from tests import factories
@@ -48,8 +48,6 @@ def _log_in(session: Session, http: TestClient[ZegelApp], role: StaffRole) -> No
 
 
 def _organisation_id(session: Session) -> object:
-    from shared.models import Organisation
-
     found = session.scalars(
         select(Organisation.id).where(Organisation.name == "Gemeente Zegelbeek")
     )
@@ -104,6 +102,17 @@ def test_an_administrator_sets_a_term_that_new_documents_get(
     rule = dispute_deadlines.rule_for(DisputeRight.GAS_APPEAL, rules)
     assert rule is not None
     assert dispute_deadlines.last_day(rule, date(2026, 3, 2)) == date(2026, 5, 4)  # 3/5 - 1, Mon
+    # as the page warns: a document already sent shows the new term at once
+    org = session.get(Organisation, org_id)
+    assert org is not None
+    fine = factories.document(session, org, factories.citizen(session, org), title="GAS-boete")
+    fine.dispute_right = DisputeRight.GAS_APPEAL
+    factories.send(session, fine)
+    fine.legal_sending_date = date(2026, 3, 2)
+    deadline = dispute_deadlines.deadline_for(session, fine)
+    assert deadline is not None
+    assert deadline.last_day == date(2026, 5, 4)
+    assert deadline.legal_text == "Beroep bij de politierechtbank binnen twee maanden."
     event = session.scalars(
         select(AuditEvent).where(AuditEvent.action == "organisation.dispute_rules_changed")
     ).one()
