@@ -163,6 +163,10 @@ class Document(IdMixin, TimestampMixin, Base):
         enum_column(DisputeRight, "dispute_right"), default=DisputeRight.NONE
     )
     dispute_legal_text: Mapped[str | None] = mapped_column(Text)
+    dispute_rule: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    """The dispute rule as it stood when the document was sent (its term, start, answer term,
+    service and legal text): its deadline keeps it when the organisation changes its terms
+    later. None before sending (the current rule applies)."""
 
     public_token: Mapped[str] = mapped_column(String(64), unique=True)
     """Random token in the portal link (/d/<token>); carries no personal data."""

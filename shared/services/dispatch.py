@@ -63,6 +63,7 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError as SAIntegrityError
@@ -94,7 +95,7 @@ from shared.models.dispatch import (
     RegisterCounter,
 )
 from shared.models.document_types import PaperDelivery
-from shared.models.documents import Document, DocumentStatus
+from shared.models.documents import DisputeRight, Document, DocumentStatus
 from shared.models.payments import PaymentRequest, PaymentRequestStatus
 from shared.models.people import EboxStatus, Organisation, Recipient, RecipientKind
 from shared.pdf.cover import CoverPage, CoverPayment, render_cover_page
@@ -103,6 +104,7 @@ from shared.services import (
     access_codes,
     audit,
     counters,
+    dispute_deadlines,
     dispute_office,
     document_types,
     payment_view,
@@ -964,6 +966,7 @@ def _record(session: Session, outcomes: Sequence[_Outcome], *, give_up: bool) ->
     pending: list[audit.PendingEvent] = []
     deliveries: list[DeliveryEvent] = []
     answers: list[Document] = []
+    rules: dict[uuid.UUID, dict[str, Any]] = {}
     for dispatch in dispatches:
         outcome = by_id[dispatch.id]
         error = outcome.error
@@ -1005,6 +1008,7 @@ def _record(session: Session, outcomes: Sequence[_Outcome], *, give_up: bool) ->
                     answers.append(document)
             document.sent_at = submitted.submitted_at
             document.legal_sending_date = submitted.submitted_at.astimezone(BRUSSELS).date()
+            _keep_dispute_rule(session, document, rules)
         deliveries.append(
             DeliveryEvent(
                 id=uuid.uuid4(),
@@ -1025,6 +1029,23 @@ def _record(session: Session, outcomes: Sequence[_Outcome], *, give_up: bool) ->
         audit.record_many(session, pending)
     for answer in answers:  # the answer to a dispute has gone: the dispute is closed
         dispute_office.answer_sent(session, answer)
+
+
+def _keep_dispute_rule(
+    session: Session, document: Document, rules: dict[uuid.UUID, dict[str, Any]]
+) -> None:
+    """A document with a dispute right keeps the rule it is sent with: a later change of the
+    organisation's terms does not move its deadline. `rules`: the organisations' changes,
+    read once per batch."""
+    if document.dispute_right is DisputeRight.NONE or document.dispute_rule is not None:
+        return
+    if document.organisation_id not in rules:
+        rules[document.organisation_id] = dispute_deadlines.organisation_rules(
+            session, document.organisation_id
+        )
+    rule = dispute_deadlines.current_rule(session, document, rules[document.organisation_id])
+    if rule is not None:
+        document.dispute_rule = dispute_deadlines.kept_rule(rule)
 
 
 def submit_dispatches(

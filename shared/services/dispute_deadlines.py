@@ -14,7 +14,9 @@ reference date: its term has not started, so nothing is late.
 Each has its answer term (e.g. 6 months for a tax objection), its competent service and its
 legal text. The settings (`ZEGEL_DISPUTE_*`) give the defaults; an organisation may override any
 field of a rule (`DisputeRuleSet`: `{"municipal_tax_objection": {"months": 2}}`),
-and a document's own `dispute_legal_text` replaces the rule's text on that document.
+and a document's own `dispute_legal_text` replaces the rule's text on that document. A document
+keeps the rule it was sent with (`Document.dispute_rule`, set by the dispatch): a later change
+of the organisation's terms applies to documents sent after it.
 
 **Counting** follows the Gerechtelijk Wetboek (art. 52-54): a term in months runs from the
 starting day to the day before the same day number in the last month ("van de zoveelste tot de
@@ -31,7 +33,7 @@ import calendar
 import functools
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 from datetime import date, timedelta
 from typing import Any
 
@@ -337,15 +339,39 @@ def _registered_delivery(session: Session, document: Document) -> tuple[bool, da
     return True, None
 
 
+def current_rule(
+    session: Session, document: Document, overrides: Mapping[str, Any] | None = None
+) -> DisputeRule | None:
+    """The rule the organisation has now for the document's right and type; `overrides`: its
+    changes (`organisation_rules`) when the caller has them already."""
+    if overrides is None:
+        overrides = organisation_rules(session, document.organisation_id)
+    return rule_for(document.dispute_right, overrides, document_type=document.document_type)
+
+
+def kept_rule(rule: DisputeRule) -> dict[str, Any]:
+    """The rule as a document keeps it from its sending (`Document.dispute_rule`)."""
+    kept = asdict(rule)
+    del kept["right"]
+    return kept
+
+
+def _rule_of(session: Session, document: Document) -> DisputeRule | None:
+    """The rule the document was sent with, or (not sent yet, or sent before documents kept
+    it) the current one."""
+    if document.dispute_rule:
+        try:
+            return DisputeRule(right=document.dispute_right, **document.dispute_rule)
+        except TypeError:
+            pass  # a rule kept in an older shape: the current rule still gives a deadline
+    return current_rule(session, document)
+
+
 def deadline_for(session: Session, document: Document) -> DisputeDeadline | None:
     """The document's dispute deadline; None when it carries no dispute right."""
     if document.dispute_right is DisputeRight.NONE:
         return None
-    rule = rule_for(
-        document.dispute_right,
-        organisation_rules(session, document.organisation_id),
-        document_type=document.document_type,
-    )
+    rule = _rule_of(session, document)
     if rule is None:
         return None
     registered, delivered_on = _registered_delivery(session, document)
@@ -463,9 +489,8 @@ def save_rule(
     session: Session, context: StaffContext, key: str, values: Mapping[str, str]
 ) -> RuleRow:
     """Store the organisation's changes to one right's rule (the others stay as they are);
-    audited. It applies at once to every document with that right, also to the deadline the
-    portal shows for documents already sent (`deadline_for` reads the rule when asked); a
-    dispute already filed keeps the deadline it was filed under."""
+    audited. Documents sent from now on get it; a document already sent keeps the rule it
+    was sent with (`Document.dispute_rule`)."""
     context.require(*RULE_ROLES)
     row = rule_row(session, context.organisation_id, key)
     changes = changes_from_form(values)

@@ -102,12 +102,11 @@ def test_an_administrator_sets_a_term_that_new_documents_get(
     rule = dispute_deadlines.rule_for(DisputeRight.GAS_APPEAL, rules)
     assert rule is not None
     assert dispute_deadlines.last_day(rule, date(2026, 3, 2)) == date(2026, 5, 4)  # 3/5 - 1, Mon
-    # as the page warns: a document already sent shows the new term at once
+    # a document not sent yet gets the new term (one sent keeps its own: test_dispatch_service)
     org = session.get(Organisation, org_id)
     assert org is not None
     fine = factories.document(session, org, factories.citizen(session, org), title="GAS-boete")
     fine.dispute_right = DisputeRight.GAS_APPEAL
-    factories.send(session, fine)
     fine.legal_sending_date = date(2026, 3, 2)
     deadline = dispute_deadlines.deadline_for(session, fine)
     assert deadline is not None

@@ -20,6 +20,7 @@ from shared.models import (
     DeliveryEvent,
     Dispatch,
     DispatchStatus,
+    DisputeRight,
     Document,
     DocumentStatus,
     EboxStatus,
@@ -32,7 +33,7 @@ from shared.models import (
     StaffRole,
 )
 from shared.protection import seal, ssin_digest
-from shared.services import access_codes, audit
+from shared.services import access_codes, audit, dispute_deadlines
 from shared.services import dispatch as dispatching
 from shared.services.dispatch import ChannelOverride
 from shared.storage import get_storage
@@ -518,3 +519,36 @@ def test_counters_are_per_year(session: Session) -> None:
         numbers.append(dispatching.assign_register_number(session, dispatch, year))
     assert numbers == ["2026/000001", "2026/000002", "2027/000001"]
     assert session.scalar(select(func.count()).select_from(Dispatch)) == 3
+
+
+def test_a_sent_document_keeps_the_dispute_rule_it_was_sent_with(
+    session: Session, magda: Magda
+) -> None:
+    org, actor, staff_id = _setup(session)
+    document = ready_document(session, org, _citizen(session, org, AN, EboxStatus.ACTIVATED))
+    document.dispute_right = DisputeRight.GAS_APPEAL
+    dispatching.send_one(session, org.id, document.id, actor=actor, staff_user_id=staff_id)
+    session.commit()
+    session.close()
+    assert _run_jobs() == 1
+
+    with session_scope() as check:
+        sent = check.get(Document, document.id)
+        assert sent is not None
+        assert sent.dispute_rule is not None
+        assert sent.dispute_rule["months"] == 1  # the standard GAS term when it was sent
+        before = dispute_deadlines.deadline_for(check, sent)
+        assert before is not None
+        # the organisation lengthens the term afterwards: this letter keeps its deadline
+        dispute_deadlines.set_organisation_rules(
+            check, org.id, {"gas_appeal": {"months": 3}}, actor=actor
+        )
+        after = dispute_deadlines.deadline_for(check, sent)
+        assert after is not None
+        assert after.last_day == before.last_day
+        assert after.rule.months == 1
+        later = ready_document(check, org, _citizen(check, org, PIETER, EboxStatus.ACTIVATED))
+        later.dispute_right = DisputeRight.GAS_APPEAL
+        unsent = dispute_deadlines.deadline_for(check, later)
+        assert unsent is not None
+        assert unsent.rule.months == 3  # not sent yet: today's rule
