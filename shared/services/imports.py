@@ -57,6 +57,7 @@ from shared.models.people import StaffRole, StaffUser
 from shared.protection import seal, unseal
 from shared.services import audit, transitions
 from shared.services.access import StaffContext
+from shared.services.attachments import size_label
 from shared.services.registration import (
     Problems,
     Registered,
@@ -208,10 +209,6 @@ class ZipContents:
     """By the name the manifest uses: (file name, content)."""
 
 
-def _megabytes(size: int) -> str:
-    return f"{size / 1024 / 1024:.0f} MB" if size >= 1024 * 1024 else f"{size // 1024} kB"
-
-
 def _unsafe_name(name: str) -> bool:
     if not name or "\x00" in name or "\\" in name or name.startswith("/"):
         return True
@@ -264,13 +261,13 @@ class _Reader:
                             "Het ZIP-bestand pakt uit tot meer dan %(limit)s: dat is meer dan"
                             " Zegel in één keer aanneemt (of het is een zip-bom)."
                         )
-                        % {"limit": _megabytes(get_settings().upload_max_bytes)}
+                        % {"limit": size_label(get_settings().upload_max_bytes)}
                     ]
                 )
             raise ImportRefused(
                 [
                     _("Het bestand ‘%(name)s’ is groter dan de grens van %(limit)s.")
-                    % {"name": info.filename, "limit": _megabytes(limit)}
+                    % {"name": info.filename, "limit": size_label(limit)}
                 ]
             )
         self.budget -= len(content)
@@ -323,7 +320,7 @@ def read_zip(content: bytes) -> ZipContents:
                 "Het ZIP-bestand pakt uit tot meer dan %(limit)s: dat is meer dan Zegel in één"
                 " keer aanneemt (of het is een zip-bom)."
             )
-            % {"limit": _megabytes(settings.upload_max_bytes)}
+            % {"limit": size_label(settings.upload_max_bytes)}
         )
     if reasons:
         raise ImportRefused(reasons)

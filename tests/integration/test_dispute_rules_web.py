@@ -5,6 +5,7 @@ everything typed kept, and only for an administrator. A saved term is what new d
 from __future__ import annotations
 
 import re
+import uuid
 from collections.abc import Iterator
 from datetime import date
 
@@ -47,7 +48,7 @@ def _log_in(session: Session, http: TestClient[ZegelApp], role: StaffRole) -> No
     session.commit()
 
 
-def _organisation_id(session: Session) -> object:
+def _organisation_id(session: Session) -> uuid.UUID:
     found = session.scalars(
         select(Organisation.id).where(Organisation.name == "Gemeente Zegelbeek")
     )
@@ -90,7 +91,7 @@ def test_an_administrator_sets_a_term_that_new_documents_get(
     assert "aangepast" in listing.text
 
     org_id = _organisation_id(session)
-    rules = dispute_deadlines.organisation_rules(session, org_id)  # type: ignore[arg-type]
+    rules = dispute_deadlines.organisation_rules(session, org_id)
     assert rules == {
         "gas_appeal": {
             "months": 2,
@@ -134,7 +135,7 @@ def test_an_administrator_sets_a_term_that_new_documents_get(
         },
     )
     assert back.status_code == 303
-    assert dispute_deadlines.organisation_rules(session, org_id) == {}  # type: ignore[arg-type]
+    assert dispute_deadlines.organisation_rules(session, org_id) == {}
     session.rollback()
 
 
@@ -181,7 +182,7 @@ def test_bad_input_is_refused_in_dutch_and_everything_typed_stays(
     assert nothing.status_code == 422
     assert "Een termijn van 0 maanden en 0 dagen bestaat niet." in nothing.text
     org_id = _organisation_id(session)
-    assert dispute_deadlines.organisation_rules(session, org_id) == {}  # type: ignore[arg-type]
+    assert dispute_deadlines.organisation_rules(session, org_id) == {}
     session.rollback()
     assert http.get(f"{PAGE}/none").status_code == 404
     assert http.get(f"{PAGE}/iets").status_code == 404
